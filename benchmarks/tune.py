@@ -1,0 +1,90 @@
+"""Tune fusion and answer parameters on a dev set (a measurement tool, not a test).
+
+    python benchmarks/tune.py tests/data/seed_dev.json --index /tmp/idx [--show-failures]
+
+Loads the real model once; question embeddings are cached, so each grid point costs only the
+retrieval and sentence scoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa.evaluate import _metrics, judge, load_qa_file  # noqa: E402
+from qa.service import Settings, open_service  # noqa: E402
+
+
+def run(svc, items):
+    rows = []
+    for it in items:
+        r = judge(svc, it)
+        r["kind"] = it.get("kind")
+        r["question"] = it["question"]
+        rows.append(r)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file")
+    ap.add_argument("--index", default="index")
+    ap.add_argument("--show-failures", action="store_true")
+    ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--abstain", action="store_true")
+    args = ap.parse_args()
+    items = load_qa_file(Path(args.file))
+    svc = open_service(Settings.from_env(index_dir=args.index, auto_build="missing"), progress=False)
+    ret, ansr = svc.answerer.retriever, svc.answerer
+    rows = run(svc, items)
+    print("current:", json.dumps({k: round(v, 3) for k, v in _metrics(rows).items()}))
+    if args.show_failures:
+        for r in rows:
+            if r["answerable"] and (r["rank"] != 1 or not r["highlight_hit"] or r["abstained"]):
+                print(f"  [{r['kind']}] rank={r['rank']} hit={r['highlight_hit']} conf={r['confidence']:.3f} "
+                      f"{r['question']}")
+        confs_a = sorted(r["confidence"] for r in rows if r["answerable"])
+        confs_u = sorted(r["confidence"] for r in rows if not r["answerable"])
+        print("answerable conf (lowest 10):", [round(c, 3) for c in confs_a[:10]])
+        print("unanswerable conf:", [round(c, 3) for c in confs_u])
+    if args.abstain:
+        tune_abstention(svc, items)
+    if args.grid:
+        base_f, base_a = ret.params, ansr.params
+        best = None
+        for dw, fw in itertools.product([0.5, 0.6, 0.7, 0.75, 0.8, 0.9], [0.3, 0.5, 0.7]):
+            ret.params = replace(base_f, dense_weight=dw, lexical_weight=1 - dw, folded_weight=fw)
+            for lw, pw in itertools.product([0.1, 0.2, 0.35, 0.5], [0.0, 0.02, 0.05]):
+                ansr.params = replace(base_a, sentence_lexical_weight=lw, passage_weight=pw, min_confidence=0)
+                m = _metrics(run(svc, items))
+                key = (m["R@1"] + m["highlight_hit"], m["MRR@10"])
+                if best is None or key > best[0]:
+                    best = (key, dw, fw, lw, pw, m)
+                    print(f"dw={dw} fw={fw} lw={lw} pw={pw}: R@1={m['R@1']:.3f} MRR={m['MRR@10']:.3f} "
+                          f"hit={m['highlight_hit']:.3f}", flush=True)
+
+
+def tune_abstention(svc, items, max_false: float = 0.05) -> None:
+    """For each confidence weighting, the threshold with the best abstention recall at ≤ max_false."""
+    ansr = svc.answerer
+    base = ansr.params
+    for cw, bw in itertools.product([0.0, 0.1, 0.25, 0.4, 0.6], [0.0, 0.1, 0.2, 0.4]):
+        ansr.params = replace(base, coverage_weight=cw, bigram_weight=bw, min_confidence=0.0)
+        rows = run(svc, items)
+        a = sorted(r["confidence"] for r in rows if r["answerable"])
+        u = [r["confidence"] for r in rows if not r["answerable"]]
+        k = int(max_false * len(a))  # may abstain on the k lowest answerable questions
+        thr = a[k] if k < len(a) else a[-1]
+        recall = sum(1 for c in u if c < thr) / max(1, len(u))
+        print(f"cw={cw} bw={bw} threshold={thr:.4f} abstention_recall={recall:.3f}", flush=True)
+    ansr.params = base
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""Offline question answering over Vietnamese documents."""
+
+__version__ = "0.1.0"

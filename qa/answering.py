@@ -1,0 +1,162 @@
+"""Pick the answering sentence(s) in the top passages, highlight them and the matched terms, or abstain.
+
+>>> ans = Answerer(retriever).ask("Ai chủ trì hội nghị?")
+>>> ans.answer.text
+'Đồng chí Lê Văn Thành, ..., Chủ tịch HĐND thành phố chủ trì hội nghị.'
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from qa.retrieval import Query, Retriever
+from qa.schema import Answer, AnswerSpan, Highlight, Passage
+from qa.text import tokenize
+
+# Question words and particles: matching them is no evidence (and highlighting them is noise).
+STOPWORDS = frozenset(
+    """ai gì nào đâu sao bao nhiêu mấy khi nào thế nào như là của có không được những các và với cho
+    trong ở tại về từ đến theo này đó thì mà hay hoặc bị đã sẽ đang rất cũng vì nên để người một
+    ra vào lên xuống ạ à ư nhỉ nhé vậy the a an of in on at to is are was were what who whom which
+    when where why how does do did many much for by with from and or be""".split()
+)
+FOLDED_STOP = frozenset(t.folded for w in STOPWORDS for t in tokenize(w))
+
+
+def _bigrams(text: str) -> set[str]:
+    """Folded syllable bigrams of content words: `_bigrams("Hà Nội là") == {'ha_noi'}`."""
+    toks = [t.folded for t in tokenize(text)]
+    return {a + "_" + b for a, b in zip(toks, toks[1:], strict=False)
+            if a not in FOLDED_STOP and b not in FOLDED_STOP}
+
+
+@dataclass(frozen=True)
+class AnswerParams:
+    """Tuned on tests/data/seed_dev.json; `min_confidence` is the abstention threshold."""
+
+    passages_considered: int = 3
+    sentence_dense_weight: float = 1.0
+    sentence_lexical_weight: float = 0.35
+    passage_weight: float = 0.05
+    min_confidence: float = 0.824
+    coverage_weight: float = 0.0
+    bigram_weight: float = 0.0
+    second_sentence_margin: float = 0.02
+
+
+class Answerer:
+    """Question -> Answer (passages, highlights, answer span or abstention)."""
+
+    def __init__(self, retriever: Retriever, params: AnswerParams | None = None) -> None:
+        self.retriever = retriever
+        self.params = params or AnswerParams()
+        data = retriever.data
+        # document frequency of folded syllables over chunks, for IDF-weighted term evidence
+        df: Counter[str] = Counter()
+        for c in data.chunks:
+            df.update({t.folded for t in tokenize(c.text)})
+        n = max(1, len(data.chunks))
+        self.idf = {t: math.log(1 + n / (1 + f)) for t, f in df.items()}
+        self.default_idf = math.log(1 + n)
+
+    def _question_terms(self, q: Query) -> dict[str, float]:
+        """Folded content syllables of the (expanded) question with their IDF.
+
+        For a Vietnamese question, a word the documents never use counts with the highest IDF, so
+        "Chủ tịch UBND Hà Nội" is not fully covered by a passage about Hải Phòng. For a question in
+        another language unknown words carry no weight: the dense side judges it.
+        """
+        toks = [t for t in tokenize(q.expanded)
+                if t.folded not in FOLDED_STOP and (len(t.folded) > 1 or t.folded.isdigit())]
+        known = [t for t in toks if t.folded in self.idf]
+        vietnamese = q.accent_ratio > 0 or len(known) >= 0.6 * max(1, len(toks))
+        out: dict[str, float] = {}
+        for t in toks:
+            if t.folded in self.idf:
+                out[t.folded] = self.idf[t.folded]
+            elif vietnamese:
+                out[t.folded] = self.default_idf
+        return out
+
+    def _coverage(self, text: str, qterms: dict[str, float]) -> float:
+        if not qterms:
+            return 0.0
+        present = {t.folded for t in tokenize(text)}
+        return sum(w for t, w in qterms.items() if t in present) / sum(qterms.values())
+
+    def ask(self, question: str, top_k: int = 5) -> Answer:
+        t0 = time.perf_counter()
+        r = self.retriever
+        result = r.search(question, k=max(top_k, self.params.passages_considered))
+        q, hits = result.query, result.hits
+        data = r.data
+        qterms = self._question_terms(q)
+        # sentence candidates in the top passages
+        best: tuple[float, int, int, float] | None = None  # score, chunk, sentence index, dense cos
+        scored: list[tuple[float, int, int]] = []
+        p = self.params
+        for rank, hit in enumerate(hits[: p.passages_considered]):
+            chunk = data.chunks[hit.chunk_id]
+            lo, hi = data.sentence_offsets[hit.chunk_id], data.sentence_offsets[hit.chunk_id + 1]
+            if hi == lo:
+                continue
+            cos = (data.sentence_vectors[lo:hi] @ q.vectors.T).max(axis=1)
+            doc_text = data.documents[chunk.doc_id].text
+            for j, (s, e) in enumerate(chunk.sentences):
+                cov = self._coverage(doc_text[s:e], qterms)
+                score = (p.sentence_dense_weight * float(cos[j]) + p.sentence_lexical_weight * cov
+                         + p.passage_weight * hit.score - 0.001 * rank)
+                scored.append((score, hit.chunk_id, j))
+                if best is None or score > best[0]:
+                    best = (score, hit.chunk_id, j, float(cos[j]))
+        confidence = self.confidence(q, qterms, best, hits)
+        answer_span: AnswerSpan | None = None
+        answer_ranges: list[tuple[str, int, int]] = []
+        if best is not None and confidence >= p.min_confidence:
+            _, cid, j, _ = best
+            chunk = data.chunks[cid]
+            s, e = chunk.sentences[j]
+            # a directly adjacent sentence scoring almost as well joins the answer (multi-part questions)
+            for score, cid2, j2 in scored:
+                if cid2 == cid and abs(j2 - j) == 1 and score >= best[0] - p.second_sentence_margin:
+                    s2, e2 = chunk.sentences[j2]
+                    s, e = min(s, s2), max(e, e2)
+            doc_text = data.documents[chunk.doc_id].text
+            answer_span = AnswerSpan(doc_text[s:e], chunk.doc_id, s, e, round(confidence, 4))
+            answer_ranges.append((chunk.doc_id, s, e))
+        passages = tuple(self._passage(h.chunk_id, h.score, q, qterms, answer_ranges) for h in hits[:top_k])
+        timings = dict(result.timings, total=time.perf_counter() - t0)
+        return Answer(question, answer_span, passages, confidence, timings)
+
+    def confidence(self, q: Query, qterms: dict[str, float], best: tuple[float, int, int, float] | None,
+                   hits: list) -> float:
+        """Evidence strength: best sentence cosine plus the question's term and bigram coverage of its passage."""
+        if best is None or not hits:
+            return 0.0
+        data = self.retriever.data
+        chunk = data.chunks[best[1]]
+        p = self.params
+        cov = self._coverage(chunk.text, qterms) if qterms else 0.0
+        qb = _bigrams(q.expanded)
+        bigram_cov = len(qb & _bigrams(chunk.text)) / len(qb) if qb else 0.0
+        return best[3] + p.coverage_weight * cov + p.bigram_weight * bigram_cov
+
+    def _passage(self, cid: int, score: float, q: Query, qterms: dict[str, float],
+                 answers: list[tuple[str, int, int]]) -> Passage:
+        data = self.retriever.data
+        c = data.chunks[cid]
+        hl: list[Highlight] = []
+        for doc, s, e in answers:
+            if doc == c.doc_id and s < c.end and e > c.start:
+                hl.append(Highlight(max(s, c.start), min(e, c.end), "answer"))
+        # an accented question word matches only its own spelling; an unaccented one any accents
+        accented = {t.norm for t in tokenize(q.expanded) if t.norm != t.folded}
+        folded_ok = {t.folded for t in tokenize(q.expanded) if t.norm == t.folded}
+        for t in tokenize(c.text):
+            if t.folded in qterms and (t.norm in accented or t.folded in folded_ok):
+                hl.append(Highlight(c.start + t.start, c.start + t.end, "term"))
+        hl.sort(key=lambda h: (h.start, h.label != "answer"))
+        return Passage(c.doc_id, c.title, c.text, c.start, c.end, score, tuple(hl))

@@ -1,0 +1,99 @@
+"""BM25 (bm25s) over Vietnamese syllables: an accented field and a diacritic-folded field.
+
+Each field indexes syllables plus syllable bigrams: Vietnamese words are mostly two syllables
+("thành phố"), so bigrams sharpen matching inside the fusion.
+
+>>> lx = LexicalIndex.build(["Hải Phòng là thành phố cảng", "Huế là cố đô"])
+>>> lx.scores("hai phong", field="folded").argmax()
+0
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import IndexCorruptError
+from qa.text import terms
+
+FIELDS = ("norm", "folded")
+
+
+def features(text: str, folded: bool) -> list[str]:
+    """Syllables and bigrams: `features("Thành phố", False) == ['thành', 'phố', 'thành_phố']`."""
+    toks = terms(text, folded=folded)
+    return toks + [a + "_" + b for a, b in zip(toks, toks[1:], strict=False)]
+
+
+class LexicalIndex:
+    """Two bm25s indexes over the same chunks, one per field."""
+
+    def __init__(self, retrievers: dict[str, object], n_docs: int) -> None:
+        self.retrievers = retrievers
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
+        import bm25s
+
+        retrievers: dict[str, object] = {}
+        for field in FIELDS:
+            r = bm25s.BM25(k1=k1, b=b)
+            # bm25s needs at least one token per document; an empty chunk gets a harmless marker
+            corpus = [features(t, field == "folded") or ["\u2205"] for t in texts]
+            r.index(corpus, show_progress=False)
+            retrievers[field] = r
+        return cls(retrievers, len(texts))
+
+    def scores(self, query: str, field: str = "norm") -> np.ndarray:
+        """BM25 score of every chunk for the query's features in one field."""
+        if self.n_docs == 0:
+            return np.zeros(0, dtype=np.float32)
+        r = self.retrievers[field]
+        feats = features(query, field == "folded")
+        vocab = r.vocab_dict  # type: ignore[attr-defined]
+        known = [f for f in feats if f in vocab]
+        if not known:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(r.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def save(self, folder: Path) -> None:
+        for field, r in self.retrievers.items():
+            r.save(str(folder / f"bm25_{field}"), show_progress=False)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
+        import bm25s
+
+        retrievers: dict[str, object] = {}
+        for field in FIELDS:
+            sub = folder / f"bm25_{field}"
+            try:
+                r = bm25s.BM25.load(str(sub), show_progress=False, verbosity=0)
+            except Exception as e:  # bm25s raises ValueError/OSError/JSON errors on damaged files
+                raise IndexCorruptError(
+                    f"{sub}: cannot load the lexical index ({e.__class__.__name__}); "
+                    "run `qa index build` to rebuild it"
+                ) from e
+            retrievers[field] = r
+        lx = cls(retrievers, n_docs)
+        for field in FIELDS:
+            got = lx.retrievers[field].scores["num_docs"]  # type: ignore[attr-defined]
+            if int(got) != n_docs:
+                raise IndexCorruptError(
+                    f"{folder}: lexical index has {got} documents, chunks file has {n_docs}; "
+                    "run `qa index build`"
+                )
+        return lx
+
+
+def lexical_files(folder: Path) -> list[Path]:
+    """Every file of the lexical index, for checksums in the manifest."""
+    out = []
+    for field in FIELDS:
+        sub = folder / f"bm25_{field}"
+        for name in sorted(os.listdir(sub)):
+            out.append(sub / name)
+    return out

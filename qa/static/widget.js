@@ -1,0 +1,247 @@
+/* Hỏi đáp tài liệu: embeddable chat bubble.
+ *
+ *   <script src="http://HOST:PORT/widget.js" defer></script>
+ *
+ * Optional attributes on the script tag: data-title="…", data-top-k="5", data-position="left".
+ * The widget lives in a shadow root (the host page's CSS cannot reach it) and calls POST /api/ask
+ * on the origin it was loaded from. Server and user text is only ever inserted as text nodes.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || !script.src || window.__qaWidget) return;
+  window.__qaWidget = true;
+
+  var ORIGIN = new URL(script.src, document.baseURI).origin;
+  var TITLE = script.getAttribute("data-title") || "Hỏi đáp tài liệu";
+  var TOP_K = parseInt(script.getAttribute("data-top-k") || "5", 10) || 5;
+  var LEFT = script.getAttribute("data-position") === "left";
+  var NOT_FOUND = "Không tìm thấy thông tin này trong tài liệu.";
+
+  var CSS = [
+    ":host{all:initial}",
+    "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
+    ".bubble{position:fixed;bottom:20px;" + (LEFT ? "left" : "right") + ":20px;width:56px;height:56px;",
+    "border-radius:50%;border:0;background:#d97706;color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);",
+    "display:flex;align-items:center;justify-content:center;z-index:2147483000}",
+    ".bubble:focus-visible{outline:3px solid #0284c7;outline-offset:2px}",
+    ".panel{position:fixed;bottom:88px;" + (LEFT ? "left" : "right") + ":20px;width:min(380px,calc(100vw - 24px));",
+    "height:min(560px,calc(100vh - 110px));background:#fff;color:#1f2937;border-radius:12px;",
+    "box-shadow:0 8px 30px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden;",
+    "font-size:14px;line-height:1.45;z-index:2147483000}",
+    ".panel[hidden]{display:none}",
+    "header{display:flex;align-items:center;justify-content:space-between;padding:10px 14px;background:#d97706;color:#fff}",
+    "header b{font-size:15px}",
+    "header button{background:none;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer}",
+    ".log{flex:1;overflow-y:auto;padding:10px 12px;display:flex;flex-direction:column;gap:8px}",
+    ".msg{max-width:100%;padding:8px 10px;border-radius:10px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".user{align-self:flex-end;background:#e0f2fe;max-width:85%}",
+    ".bot{align-self:stretch;background:#f9fafb;border:1px solid #e5e7eb}",
+    ".pending{color:#6b7280;font-style:italic}",
+    ".answer{border-left:4px solid #d97706;background:#fffbeb;padding:6px 8px;border-radius:6px}",
+    ".abstain{border-left:4px solid #9ca3af;background:#f3f4f6;padding:6px 8px;border-radius:6px;color:#374151}",
+    ".error{border-left:4px solid #dc2626;background:#fef2f2;padding:6px 8px;border-radius:6px}",
+    ".label{font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;color:#6b7280}",
+    "mark.answer{background:#fde68a;color:#1f2937;padding:0 1px;border-radius:2px}",
+    "mark.term{background:transparent;color:inherit;font-weight:600;text-decoration:underline 2px #0284c7}",
+    ".cite{font-size:12px;color:#4b5563;margin-top:4px}",
+    ".cite a,.card a{color:#0369a1}",
+    ".srclabel{font-size:12px;font-weight:600;color:#4b5563;margin-top:8px}",
+    ".card{border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px;margin-top:4px;background:#fff}",
+    ".card summary{cursor:pointer;font-size:12px;color:#374151}",
+    ".passage{font-size:13px;margin:4px 0;max-height:180px;overflow-y:auto}",
+    "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e5e7eb}",
+    "input{flex:1;padding:8px 10px;border:1px solid #d1d5db;border-radius:8px;font-size:14px;color:#111827;background:#fff}",
+    "form button{padding:8px 12px;border:0;border-radius:8px;background:#d97706;color:#fff;font-size:14px;cursor:pointer}",
+    "form button:disabled{opacity:.6;cursor:default}",
+    ".foot{font-size:11px;color:#6b7280;text-align:center;padding:0 8px 6px}",
+    ".foot a{color:#6b7280}"
+  ].join("\n");
+
+  function el(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = String(text);
+    return n;
+  }
+
+  function docLink(doc, start, end, ans, question) {
+    var u = new URL("/doc", ORIGIN);
+    u.searchParams.set("doc", doc);
+    u.searchParams.set("start", String(start));
+    u.searchParams.set("end", String(end));
+    if (ans) {
+      u.searchParams.set("a_start", String(ans.start));
+      u.searchParams.set("a_end", String(ans.end));
+    }
+    if (question) u.searchParams.set("q", question.slice(0, 300));
+    u.hash = "qa-focus";
+    var a = el("a", null, "Xem trong tài liệu ↗");
+    a.href = u.toString();
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  }
+
+  /* passage text with <mark class="answer|term"> pieces; highlight offsets are document offsets */
+  function highlighted(text, base, highlights) {
+    var cuts = [0, text.length], spans = [];
+    (highlights || []).forEach(function (h) {
+      var s = Math.max(h.start - base, 0), e = Math.min(h.end - base, text.length);
+      if (s < e) { spans.push([s, e, h.label]); cuts.push(s, e); }
+    });
+    cuts = cuts.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort(function (x, y) { return x - y; });
+    var frag = document.createDocumentFragment();
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var a = cuts[i], b = cuts[i + 1], node = document.createTextNode(text.slice(a, b));
+      var labels = spans.filter(function (sp) { return sp[0] <= a && b <= sp[1]; }).map(function (sp) { return sp[2]; });
+      if (labels.indexOf("term") >= 0) { var t = el("mark", "term"); t.appendChild(node); node = t; }
+      if (labels.indexOf("answer") >= 0) { var m = el("mark", "answer"); m.appendChild(node); node = m; }
+      frag.appendChild(node);
+    }
+    return frag;
+  }
+
+  function pos(s, e) { return "ký tự " + s + "–" + e; }
+
+  function renderAnswer(box, data) {
+    box.textContent = "";
+    var ans = data.answer, q = data.question;
+    if (ans) {
+      var top = el("div", "answer");
+      top.appendChild(el("div", "label", "Trả lời"));
+      var p = el("div");
+      p.appendChild(el("mark", "answer", ans.text));
+      top.appendChild(p);
+      var cite = el("div", "cite", "Nguồn: " + ans.doc + " · " + pos(ans.start, ans.end) + " · ");
+      cite.appendChild(docLink(ans.doc, ans.start, ans.end, ans, q));
+      top.appendChild(cite);
+      box.appendChild(top);
+    } else {
+      var ab = el("div", "abstain");
+      ab.appendChild(el("div", "label", "Không có câu trả lời"));
+      ab.appendChild(el("div", null, NOT_FOUND));
+      box.appendChild(ab);
+    }
+    var ps = data.passages || [];
+    if (ps.length) box.appendChild(el("div", "srclabel", ans ? "Nguồn" : "Đoạn gần nhất (độ tin cậy thấp)"));
+    ps.forEach(function (p, i) {
+      var card = el("details", "card");
+      if (i === 0) card.open = true;
+      var title = p.title.length > 60 ? p.title.slice(0, 59) + "…" : p.title;
+      card.appendChild(el("summary", null, "[" + (i + 1) + "] " + title + " · " + p.doc + " · " + pos(p.start, p.end)));
+      var body = el("div", "passage");
+      body.appendChild(highlighted(p.text, p.start, p.highlights));
+      card.appendChild(body);
+      var inside = ans && ans.doc === p.doc && ans.start < p.end && ans.end > p.start;
+      card.appendChild(docLink(p.doc, p.start, p.end, inside ? ans : null, q));
+      box.appendChild(card);
+    });
+  }
+
+  function build() {
+    var host = document.createElement("div");
+    host.setAttribute("data-qa-widget", "");
+    host.style.cssText = "all:initial;position:fixed;z-index:2147483000;width:0;height:0;bottom:0;right:0";
+    var root = host.attachShadow({ mode: "open" });
+    root.appendChild(el("style", null, CSS));
+
+    var bubble = el("button", "bubble");
+    bubble.type = "button";
+    bubble.setAttribute("aria-label", TITLE);
+    bubble.title = TITLE;
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    bubble.appendChild(svg);
+
+    var panel = el("div", "panel");
+    panel.hidden = true;
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", TITLE);
+    var head = el("header");
+    head.appendChild(el("b", null, TITLE));
+    var close = el("button", null, "×");
+    close.type = "button";
+    close.setAttribute("aria-label", "Đóng");
+    head.appendChild(close);
+    var log = el("div", "log");
+    log.setAttribute("aria-live", "polite");
+    log.appendChild(el("div", "msg bot", "Xin chào! Hãy đặt câu hỏi về nội dung tài liệu."));
+    var form = el("form");
+    var input = el("input");
+    input.type = "text";
+    input.maxLength = 1000;
+    input.placeholder = "Nhập câu hỏi…";
+    input.setAttribute("aria-label", "Câu hỏi");
+    var send = el("button", null, "Gửi");
+    send.type = "submit";
+    form.appendChild(input);
+    form.appendChild(send);
+    var foot = el("div", "foot");
+    var full = el("a", null, "Mở giao diện đầy đủ ↗");
+    full.href = ORIGIN + "/";
+    full.target = "_blank";
+    full.rel = "noopener noreferrer";
+    foot.appendChild(full);
+    panel.appendChild(head);
+    panel.appendChild(log);
+    panel.appendChild(form);
+    panel.appendChild(foot);
+    root.appendChild(panel);
+    root.appendChild(bubble);
+
+    function toggle(open) {
+      panel.hidden = !open;
+      bubble.setAttribute("aria-expanded", String(open));
+      if (open) input.focus(); else bubble.focus();
+    }
+    bubble.addEventListener("click", function () { toggle(panel.hidden); });
+    close.addEventListener("click", function () { toggle(false); });
+    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
+
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var q = input.value;
+      if (!q.trim() || send.disabled) return;
+      log.appendChild(el("div", "msg user", q));
+      var box = el("div", "msg bot pending", "Đang tìm trong tài liệu…");
+      log.appendChild(box);
+      log.scrollTop = log.scrollHeight;
+      input.value = "";
+      send.disabled = true;
+      fetch(ORIGIN + "/api/ask", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ question: q, top_k: TOP_K })
+      }).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
+      }).then(function (res) {
+        box.classList.remove("pending");
+        if (res.ok) {
+          renderAnswer(box, res.data);
+        } else {
+          box.textContent = "";
+          box.appendChild(el("div", "error", res.data.message_vi || "Máy chủ không trả lời được câu hỏi này."));
+        }
+      }).catch(function () {
+        box.classList.remove("pending");
+        box.textContent = "";
+        box.appendChild(el("div", "error", "Không kết nối được máy chủ hỏi đáp."));
+      }).then(function () {
+        send.disabled = false;
+        log.scrollTop = Math.max(0, box.offsetTop - log.offsetTop - 8);
+        input.focus();
+      });
+    });
+    document.body.appendChild(host);
+  }
+
+  if (document.body) build();
+  else document.addEventListener("DOMContentLoaded", build);
+})();

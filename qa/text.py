@@ -1,0 +1,108 @@
+"""Vietnamese text normalization for matching; offsets always stay in the original.
+
+>>> fold("Đồng chí Bí thư")
+'dong chi bi thu'
+>>> normalize("Thành uỷ HOÀ")
+'thành ủy hòa'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Word characters plus combining marks, so NFD input still yields whole syllables.
+_WORD = re.compile(r"[\w\u0300-\u036f]+")
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền sắc ngã hỏi nặng
+_VOWELS = set("aăâeêioôơuưy")
+_PRIORITY = set("ăâêôơư")  # a vowel carrying a hat, horn or breve always takes the tone
+
+
+def nfc(text: str) -> str:
+    """Unicode NFC: `nfc("e\\u0301") == "é"`."""
+    return unicodedata.normalize("NFC", text)
+
+
+@lru_cache(maxsize=65536)
+def _retone_syllable(syl: str) -> str:
+    """Put the tone mark of one lowercase NFC syllable in its traditional place ('hoà' -> 'hòa')."""
+    decomposed = unicodedata.normalize("NFD", syl)
+    tones = [c for c in decomposed if c in _TONES]
+    if not tones:
+        return syl
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES))
+    # vowel cluster positions in the toneless base
+    idx = [i for i, c in enumerate(base) if c in _VOWELS]
+    if not idx:
+        return syl
+    # 'qu' and 'gi' + vowel: the u / i belongs to the consonant
+    if len(idx) > 1 and idx[0] == 1 and base[0] in "qg" and base[1] in ("u" if base[0] == "q" else "i"):
+        idx = idx[1:]
+    first = idx[0]
+    cluster = [first]
+    while cluster[-1] + 1 < len(base) and base[cluster[-1] + 1] in _VOWELS:
+        cluster.append(cluster[-1] + 1)
+    # the last marked vowel wins: 'ươ' takes the tone on 'ơ' (người)
+    target = next((i for i in reversed(cluster) if base[i] in _PRIORITY), None)
+    if target is None:
+        if len(cluster) == 1:
+            target = cluster[0]
+        elif len(cluster) == 2:
+            ends_open = cluster[-1] == len(base) - 1
+            target = cluster[0] if ends_open else cluster[1]
+        else:
+            target = cluster[1]
+    out = base[: target + 1] + tones[0] + base[target + 1 :]
+    return unicodedata.normalize("NFC", out)
+
+
+def normalize(text: str) -> str:
+    """Lowercase NFC with one tone placement per syllable: `normalize("Uỷ") == "ủy"`."""
+    text = nfc(text).lower()
+    return _WORD.sub(lambda m: _retone_syllable(m.group()), text)
+
+
+_FOLD_TABLE = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+@lru_cache(maxsize=65536)
+def _fold_word(word: str) -> str:
+    stripped = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+    return stripped.translate(_FOLD_TABLE)
+
+
+def fold(text: str) -> str:
+    """Lowercase, without diacritics, đ -> d: `fold("Hải Phòng") == "hai phong"`."""
+    return _WORD.sub(lambda m: _fold_word(m.group()), nfc(text).lower())
+
+
+def has_diacritics(text: str) -> bool:
+    """True when any letter carries a Vietnamese mark: `has_diacritics("ha noi") is False`."""
+    low = nfc(text).lower()
+    return fold(low) != low
+
+
+@dataclass(frozen=True)
+class Token:
+    """One syllable: offsets into the original string, normalized and folded forms."""
+
+    start: int
+    end: int
+    norm: str
+    folded: str
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split on Unicode word characters: `[t.norm for t in tokenize("Hoà bình!")] == ['hòa', 'bình']`."""
+    out = []
+    for m in _WORD.finditer(text):
+        norm = normalize(m.group())
+        out.append(Token(m.start(), m.end(), norm, _fold_word(norm)))
+    return out
+
+
+def terms(text: str, folded: bool = False) -> list[str]:
+    """Normalized (or folded) syllables of a text, in order."""
+    return [t.folded if folded else t.norm for t in tokenize(text)]

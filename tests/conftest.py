@@ -1,0 +1,82 @@
+"""Shared fixtures: a fast deterministic fake encoder and a small Vietnamese corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Tests never touch the network: the hub path must fail fast instead of downloading.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"
+
+
+class FakeEncoder:
+    """Bag of folded syllables and syllable bigrams hashed into 64 dims, L2-normalized.
+
+    Close enough to a real model for ranking tests: shared words -> higher cosine.
+    """
+
+    name = "fake-encoder"
+    dimension = 64
+    profile = "none"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.encoded = 0
+
+    def _vec(self, text: str) -> np.ndarray:
+        from qa.text import terms
+
+        toks = terms(text, folded=True)
+        feats = toks + [a + "_" + b for a, b in zip(toks, toks[1:], strict=False)]
+        v = np.zeros(self.dimension, dtype=np.float32)
+        for f in feats:
+            h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=4).digest(), "little")
+            v[h % self.dimension] += 1.0 if (h >> 16) & 1 else -1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        self.encoded += len(texts)
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dimension), "float32")
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+SMALL_CORPUS = {
+    "haiphong.txt": (
+        "Hải Phòng là thành phố cảng lớn ở miền Bắc Việt Nam. "
+        "Thành phố có cảng biển quan trọng và ngành công nghiệp phát triển.\n\n"
+        "Năm 2017, thu ngân sách của thành phố ước đạt trên 70 nghìn tỷ đồng."
+    ),
+    "hanoi.md": (
+        "# Hà Nội\n\nHà Nội là thủ đô của Việt Nam. "
+        "Hồ Hoàn Kiếm nằm ở trung tâm thành phố.\n\n"
+        "Phố cổ Hà Nội có 36 phố phường."
+    ),
+    "hue.txt": "Huế là cố đô của Việt Nam. Sông Hương chảy qua thành phố Huế.",
+}
+
+
+@pytest.fixture
+def small_docs(tmp_path: Path) -> Path:
+    """A docs folder with three short Vietnamese documents."""
+    d = tmp_path / "docs"
+    d.mkdir()
+    for name, text in SMALL_CORPUS.items():
+        (d / name).write_text(text, encoding="utf-8")
+    return d

@@ -1,0 +1,345 @@
+"""The HTTP side of the web app: /api/ask, /healthz, /doc, /widget.js, headers, CORS, files, Gradio /ask."""
+
+from __future__ import annotations
+
+import html
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.errors import InputError, QAError
+from qa.schema import NOT_FOUND_VI, Answer, AnswerSpan, Highlight, Passage
+from qa.server import MAX_BODY, BackgroundServer, OriginPolicy, create_app, parse_origins
+from qa.service import QAService, Settings, open_service
+from qa.webui import answer_html, chat_turn, highlight_html
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"
+QUESTION = "Thủ đô của Việt Nam là gì?"
+HTML_DOC = "Thẻ <script>alert(1)</script> và <b>đậm</b> nằm trong văn bản này. Câu thứ hai & cuối."
+ALLOWED = "http://localhost:5173"
+EVIL = "http://evil.example"
+
+
+def make_service(docs: Path, index: Path, encoder: Any) -> QAService:
+    (docs / "markup.txt").write_text(HTML_DOC, encoding="utf-8")
+    shutil.copy(SEED, docs / SEED.name)
+    return open_service(Settings(docs_dir=docs, index_dir=index, auto_build="missing"), encoder=encoder,
+                        log=lambda m: None, progress=False)
+
+
+@pytest.fixture(scope="module")
+def _cache() -> Iterator[dict[str, Any]]:
+    """One service + app per module (the fake encoder fixture is per test, so it is filled on first use)."""
+    cache: dict[str, Any] = {}
+    yield cache
+    if "client" in cache:
+        cache["client"].__exit__(None, None, None)
+
+
+@pytest.fixture
+def svc(_cache: dict[str, Any], small_docs: Path, fake_encoder: Any) -> QAService:
+    if "svc" not in _cache:
+        docs = small_docs.parent / "docs_web"
+        shutil.copytree(small_docs, docs)
+        _cache["svc"] = make_service(docs, small_docs.parent / "index_web", fake_encoder)
+    return _cache["svc"]
+
+
+@pytest.fixture
+def client(_cache: dict[str, Any], svc: QAService) -> TestClient:
+    if "client" not in _cache:
+        c = TestClient(create_app(svc))
+        c.__enter__()  # runs the lifespan: Gradio's queue starts
+        _cache["client"] = c
+    return _cache["client"]
+
+
+def post_ask(client: TestClient, body: Any, **kw: Any) -> Any:
+    return client.post("/api/ask", content=body if isinstance(body, bytes) else json.dumps(body), **kw)
+
+
+# --- /api/ask ---------------------------------------------------------------------------------
+
+def test_api_ask_returns_the_cli_json_object(client: TestClient, svc: QAService) -> None:
+    r = post_ask(client, {"question": QUESTION, "top_k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert body == svc.ask(QUESTION, top_k=3).to_dict()
+    assert set(body) == {"question", "answer", "passages"}
+    a = body["answer"]
+    assert set(a) == {"text", "doc", "start", "end", "score"}
+    assert a["doc"] == "hanoi.md"
+    assert svc.document(a["doc"]).text[a["start"]:a["end"]] == a["text"]  # type: ignore[union-attr]
+    assert 1 <= len(body["passages"]) <= 3
+    for p in body["passages"]:
+        assert set(p) == {"doc", "title", "text", "start", "end", "score", "highlights"}
+        assert svc.document(p["doc"]).text[p["start"]:p["end"]] == p["text"]  # type: ignore[union-attr]
+        for h in p["highlights"]:
+            assert p["start"] <= h["start"] < h["end"] <= p["end"] and h["label"] in ("answer", "term")
+
+
+def test_api_ask_top_k_defaults_to_5(client: TestClient, svc: QAService) -> None:
+    r = post_ask(client, {"question": QUESTION})
+    assert r.status_code == 200 and r.json() == svc.ask(QUESTION, top_k=5).to_dict()
+    assert len(r.json()["passages"]) == 5
+
+
+@pytest.mark.parametrize("body", [
+    {"question": ""}, {"question": "   \n "}, {"question": "x" * 5000}, {"question": 42}, {},
+    {"question": QUESTION, "top_k": 0}, {"question": QUESTION, "top_k": "5"},
+    {"question": QUESTION, "top_k": True},
+])
+def test_api_ask_bad_input_is_400_with_the_vietnamese_message(client: TestClient, svc: QAService,
+                                                              body: dict[str, Any]) -> None:
+    with pytest.raises(InputError) as expected:
+        svc.ask(body.get("question"), top_k=body.get("top_k", 5))
+    r = post_ask(client, body)
+    assert r.status_code == 400
+    assert r.json() == {"error": str(expected.value), "message_vi": expected.value.message_vi}
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"question"', b"\xff\xfe{}", b"null"])
+def test_api_ask_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
+    r = post_ask(client, raw)
+    assert r.status_code == 400
+    assert set(r.json()) == {"error", "message_vi"}
+    assert r.json()["message_vi"].startswith("Yêu cầu không hợp lệ")
+
+
+def test_api_ask_body_limit_is_413_with_or_without_content_length(client: TestClient) -> None:
+    big = json.dumps({"question": "a" * MAX_BODY}).encode()
+    assert post_ask(client, big).status_code == 413
+    chunks = iter([big[:1000], big[1000:]])  # streamed: no Content-Length to trust
+    r = client.post("/api/ask", content=chunks)
+    assert r.status_code == 413 and r.json()["message_vi"] == "Yêu cầu quá lớn (tối đa 16 KiB)."
+    just_fits = json.dumps({"question": QUESTION, "pad": "p" * (MAX_BODY - 100)}).encode()
+    assert len(just_fits) <= MAX_BODY and post_ask(client, just_fits).status_code == 200
+
+
+def test_healthz(client: TestClient, svc: QAService) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok", **svc.status()}
+    assert r.json()["documents"] == 5
+
+
+# --- headers, CORS, files -----------------------------------------------------------------------
+
+FRAME = "frame-ancestors 'self' http://localhost:* http://127.0.0.1:*"
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/"), ("POST", "/api/ask"), ("GET", "/healthz"),
+                                         ("GET", "/widget.js"), ("GET", "/doc?doc=hanoi.md"),
+                                         ("GET", "/gradio_api/info"), ("GET", "/no/such/page")])
+def test_security_headers_on_every_response(client: TestClient, method: str, path: str) -> None:
+    r = client.request(method, path, content=json.dumps({"question": QUESTION}) if method == "POST" else None)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert r.headers["content-security-policy"].endswith(FRAME)
+    assert "object-src 'none'" in r.headers["content-security-policy"] or \
+        r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_json_and_doc_routes_get_a_script_free_csp(client: TestClient) -> None:
+    for path in ("/healthz", "/doc?doc=hanoi.md"):
+        assert client.get(path).headers["content-security-policy"].startswith("default-src 'none';")
+
+
+@pytest.mark.parametrize("path", ["/api/ask", "/healthz", "/widget.js"])
+def test_cors_allows_listed_origins_only(client: TestClient, path: str) -> None:
+    def call(origin: str) -> Any:
+        if path == "/api/ask":
+            return post_ask(client, {"question": QUESTION}, headers={"Origin": origin})
+        return client.get(path, headers={"Origin": origin})
+
+    ok = call(ALLOWED)
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == ALLOWED
+    assert "Origin" in ok.headers["vary"]
+    bad = call(EVIL)
+    assert bad.status_code == 200 and "access-control-allow-origin" not in bad.headers
+
+
+def test_cors_preflight(client: TestClient) -> None:
+    pre = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    ok = client.options("/api/ask", headers={"Origin": ALLOWED, **pre})
+    assert ok.status_code == 204 and ok.headers["access-control-allow-origin"] == ALLOWED
+    assert "POST" in ok.headers["access-control-allow-methods"]
+    assert ok.headers["access-control-allow-headers"] == "Content-Type"
+    bad = client.options("/api/ask", headers={"Origin": EVIL, **pre})
+    assert bad.status_code == 403 and "access-control-allow-origin" not in bad.headers
+
+
+def test_cors_never_widened_on_gradio_or_doc_routes(client: TestClient) -> None:
+    for path in ("/gradio_api/info", "/config", "/"):
+        assert "access-control-allow-origin" not in client.get(path, headers={"Origin": EVIL}).headers
+    doc = client.get("/doc?doc=hanoi.md", headers={"Origin": ALLOWED})
+    assert "access-control-allow-origin" not in doc.headers
+
+
+def test_custom_allow_list(svc: QAService) -> None:
+    with TestClient(create_app(svc, allowed_origins=["https://docs.example.com"])) as c:
+        r = c.get("/healthz", headers={"Origin": "https://docs.example.com"})
+        assert r.headers["access-control-allow-origin"] == "https://docs.example.com"
+        assert r.headers["content-security-policy"].endswith("frame-ancestors 'self' https://docs.example.com")
+        assert "access-control-allow-origin" not in c.get("/healthz", headers={"Origin": ALLOWED}).headers
+
+
+def test_origin_patterns() -> None:
+    assert parse_origins(None) == ["http://localhost:*", "http://127.0.0.1:*"]
+    assert parse_origins(" https://A.example.com/ ,http://localhost:*") == ["https://a.example.com", "http://localhost:*"]
+    p = OriginPolicy(parse_origins("http://localhost:*,https://*.example.com,http://10.0.0.1:8080"))
+    allowed = ["http://localhost", "http://localhost:3000", "https://a.example.com", "https://a.b.example.com",
+               "http://10.0.0.1:8080"]
+    refused = ["http://localhost.evil.com", "https://localhost:3000", "https://example.com",
+               "https://example.com.evil.org", "http://10.0.0.1:8081", "null", ""]
+    assert [o for o in allowed + refused if p.allows(o)] == allowed
+    assert OriginPolicy(["*"]).allows("http://anything.example") and OriginPolicy(["*"]).csp("x") == \
+        "x; frame-ancestors *"
+    for bad in ("localhost:3000", "ftp://x.example", "http://x.example/path", "http://*"):
+        with pytest.raises(QAError, match="QA_ALLOWED_ORIGINS"):
+            parse_origins(bad)
+
+
+TRAVERSALS = [
+    "/file=/etc/passwd", "/gradio_api/file=/etc/passwd", "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=../../../../../../etc/passwd", "/gradio_api/file%3D/etc/passwd",
+    "/static/../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
+    "/static/%252e%252e/%252e%252e/etc/passwd", "/assets/../../../../etc/passwd",
+    "/assets/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/gradio_api/static/../../../../etc/passwd",
+    "/widget.js/../../etc/passwd", "/doc?doc=../../../../etc/passwd", "/doc?doc=/etc/passwd",
+    "/etc/passwd", "/file=app.py", "/gradio_api/file=app.py", "/gradio_api/file=" + str(REPO / "app.py"),
+]
+
+
+def test_no_file_outside_the_app_assets_is_served(svc: QAService) -> None:
+    """Raw paths over a real socket (an HTTP client library would normalize the dot segments)."""
+    secret_paths = [str(svc.settings.docs_dir / "hanoi.md"), str(svc.settings.index_dir / "manifest.json")]
+    paths = TRAVERSALS + [f"{route}={p}" for p in secret_paths for route in ("/gradio_api/file", "/file")]
+    with BackgroundServer(create_app(svc)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        got = {}
+        for path in paths:
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            got[path] = (resp.status, b"root:" in body or "Hà Nội là thủ đô".encode() in body)
+    assert {p: v for p, v in got.items() if v[0] not in (403, 404) or v[1]} == {}
+
+
+# --- /doc and /widget.js -------------------------------------------------------------------------
+
+def test_doc_view_escapes_text_and_marks_the_answer(client: TestClient) -> None:
+    start = HTML_DOC.index("<b>")
+    end = start + len("<b>đậm</b>")
+    r = client.get("/doc", params={"doc": "markup.txt", "start": 0, "end": len(HTML_DOC),
+                                   "a_start": start, "a_end": end, "q": "alert của script"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "<script>" not in page and "<b>đậm" not in page
+    assert '<mark class="qa-answer">&lt;b&gt;đậm&lt;/b&gt;</mark>' in page
+    assert page.count('<mark class="qa-term">script</mark>') == 2
+    assert '<mark class="qa-term">alert</mark>' in page
+    assert '<a id="qa-focus" class="qa-anchor"></a>' in page
+    assert "Câu thứ hai &amp; cuối." in page
+
+
+def test_doc_view_unknown_document_is_404(client: TestClient) -> None:
+    r = client.get("/doc", params={"doc": "nope.txt"})
+    assert r.status_code == 404 and "Không tìm thấy tài liệu" in r.text
+
+
+def test_doc_view_clamps_offsets(client: TestClient) -> None:
+    r = client.get("/doc", params={"doc": "hue.txt", "start": "-50", "end": "99999", "a_start": "x"})
+    assert r.status_code == 200 and 'class="qa-answer"' not in r.text and "ký tự 0–61 / 61 ký tự" in r.text
+
+
+def test_widget_script_is_served_and_builds_dom_without_innerhtml(client: TestClient) -> None:
+    r = client.get("/widget.js")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/javascript; charset=utf-8"
+    src = r.text
+    assert "attachShadow" in src and "document.currentScript" in src and '"/api/ask"' in src
+    assert "innerHTML" not in src and "insertAdjacentHTML" not in src and "document.write" not in src
+
+
+# --- chat rendering ------------------------------------------------------------------------------
+
+def test_highlight_html_escapes_and_nests_marks() -> None:
+    hl = [Highlight(12, 20, "answer"), Highlight(14, 15, "term")]
+    assert highlight_html("x <i>y</i> & more", 10, hl) == (
+        'x <mark class="qa-answer">&lt;i</mark>'
+        '<mark class="qa-answer"><mark class="qa-term">&gt;</mark></mark>'
+        '<mark class="qa-answer">y&lt;/i&gt;</mark> &amp; more')
+
+
+def _answer(abstain: bool) -> Answer:
+    text = "Hà Nội là <thủ đô>."
+    p = Passage("a.txt", "Tiêu đề <1>", "Mở đầu. " + text, 100, 100 + 8 + len(text), 0.5,
+                (Highlight(108, 108 + len(text), "answer"), Highlight(108, 111, "term")))
+    span = None if abstain else AnswerSpan(text, "a.txt", 108, 108 + len(text), 0.9)
+    return Answer("q <script>", span, (p,), 0.9)
+
+
+def test_answer_html_shows_highlighted_answer_and_escaped_source_card() -> None:
+    out = answer_html(_answer(abstain=False))
+    assert '<div class="qa-answer-box">' in out and "qa-abstain" not in out
+    assert '<mark class="qa-answer">Hà Nội là &lt;thủ đô&gt;.</mark>' in out
+    assert "Tiêu đề &lt;1&gt;" in out and "a.txt · ký tự 100–127" in out
+    assert '<mark class="qa-answer"><mark class="qa-term">Hà </mark></mark>' in out
+    href = "doc?doc=a.txt&amp;start=108&amp;end=127&amp;a_start=108&amp;a_end=127&amp;q=q+%3Cscript%3E"
+    href += "#qa-focus"
+    assert f'href="{href}"' in out
+    assert "<script" not in out and "<thủ" not in out
+
+
+def test_abstention_looks_different() -> None:
+    out = answer_html(_answer(abstain=True))
+    assert '<div class="qa-abstain">' in out and "qa-answer-box" not in out
+    assert NOT_FOUND_VI in out and "Đoạn gần nhất (độ tin cậy thấp)" in out
+
+
+def test_chat_turn_shows_input_errors_in_vietnamese(svc: QAService) -> None:
+    history = chat_turn(svc, "", [])
+    assert history == [{"role": "assistant", "content": '<div class="qa-error">Vui lòng nhập câu hỏi.</div>'}]
+    evil = "<img src=x onerror=alert(1)>"
+    history = chat_turn(svc, evil, history)
+    assert history[1] == {"role": "user", "content": html.escape(evil)}
+    assert history[2]["role"] == "assistant" and "<img" not in history[2]["content"]
+
+
+# --- Gradio API and the entry point --------------------------------------------------------------
+
+def test_gradio_client_ask_endpoint(svc: QAService) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with BackgroundServer(create_app(svc)) as url:
+        c = Client(url, verbose=False)
+        assert set(c.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/ask"}
+        assert c.predict(QUESTION, 5, api_name="/ask") == svc.ask(QUESTION, top_k=5).to_dict()
+        assert c.predict(question=QUESTION, api_name="/ask") == svc.ask(QUESTION).to_dict()
+        with pytest.raises(AppError, match="Vui lòng nhập câu hỏi."):
+            c.predict("  ", 5, api_name="/ask")
+
+
+def test_app_import_is_light_and_bad_startup_is_one_line(tmp_path: Path) -> None:
+    code = "import sys, app; print(sorted(m for m in ('gradio', 'torch', 'uvicorn') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    cases = [({"QA_AUTO_BUILD": "maybe"}, "error: QA_AUTO_BUILD='maybe'; use never, missing or stale"),
+             ({"QA_ALLOWED_ORIGINS": "evil"}, "error: allowed origin 'evil' (QA_ALLOWED_ORIGINS) is not"),
+             ({"QA_PORT": "http"}, "error: port 'http' is not a number from 1 to 65535")]
+    for env, msg in cases:
+        r = subprocess.run([sys.executable, "app.py"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env})
+        assert r.returncode == 2 and r.stderr.startswith(msg) and r.stderr.count("\n") == 1
+        assert "Traceback" not in r.stderr
