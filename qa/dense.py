@@ -69,6 +69,7 @@ class DenseIndex:
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = x.shape
         kind = params.choose(n)
+        index: Any
         if kind == "flat":
             index = faiss.IndexFlatIP(d)
         elif kind == "hnsw":
@@ -96,7 +97,8 @@ class DenseIndex:
         if self.ntotal == 0:
             q = len(queries)
             return np.zeros((q, 0), np.float32), np.zeros((q, 0), np.int64)
-        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)  # type: ignore[no-any-return]
+        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return scores, ids
 
     def save(self, path: Path) -> None:
         import faiss
@@ -108,7 +110,7 @@ class DenseIndex:
         import faiss
 
         try:
-            index = faiss.read_index(str(path))
+            index: Any = faiss.read_index(str(path))
         except Exception as e:  # faiss raises RuntimeError with a C++ message
             raise IndexCorruptError(f"{path}: cannot read the FAISS index ({str(e)[:120]}); "
                                     "run `qa index build`") from e

@@ -45,7 +45,9 @@ class Settings:
             model=os.environ.get("QA_MODEL") or None,
             auto_build=os.environ.get("QA_AUTO_BUILD", "stale"),
         )
-        clean = {k: (Path(v) if k.endswith("_dir") else v) for k, v in overrides.items() if v is not None}
+        clean: dict[str, Any] = {
+            k: (Path(v) if k.endswith("_dir") else v) for k, v in overrides.items() if v is not None
+        }
         s = replace(s, **clean)
         if s.auto_build not in ("never", "missing", "stale"):
             raise QAError(f"QA_AUTO_BUILD={s.auto_build!r}; use never, missing or stale")

@@ -41,6 +41,7 @@ mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-card summary{cursor:pointer;font-size:.9em}
 .qa-meta{font-size:.85em;opacity:.8}
 .qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
+.qa-card .qa-passage{max-height:9.5em;overflow-y:auto}
 .qa-sources{font-size:.85em;font-weight:600;margin-top:8px;opacity:.8}
 #qa-status{font-size:.85em;opacity:.8}
 """
@@ -169,7 +170,9 @@ def user_html(question: object) -> str:
 
 def status_html(status: dict[str, Any]) -> str:
     built = str(status.get("built_at") or "?").replace("T", " ").replace("+00:00", " UTC")
-    return html.escape(f"Mô hình: {status.get('model')} · {status.get('documents')} tài liệu · "
+    model = status.get("model")
+    model = "multilingual-e5-small (mặc định)" if model == "default" else model  # the embedded default
+    return html.escape(f"Mô hình: {model} · {status.get('documents')} tài liệu · "
                        f"{status.get('chunks')} đoạn · {status.get('sentences')} câu · "
                        f"chỉ mục tạo lúc {built}")
 
@@ -210,7 +213,7 @@ def build_demo(service: QAService) -> gr.Blocks:
         gr.Markdown(f"## {TITLE}\nĐặt câu hỏi bằng tiếng Việt; câu trả lời được trích nguyên văn "
                     "từ tài liệu, kèm nguồn và vị trí.")
         gr.HTML(status_html(service.status()), elem_id="qa-status")
-        chatbot = gr.Chatbot(label="Hội thoại", elem_id="qa-chat", height=560, render_markdown=False,
+        chatbot = gr.Chatbot(label="Hội thoại", elem_id="qa-chat", height=660, render_markdown=False,
                              latex_delimiters=[], sanitize_html=True, feedback_options=None,
                              buttons=["copy"], placeholder="Hỏi bất cứ điều gì về các tài liệu đã nạp.")
         with gr.Row():
