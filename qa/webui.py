@@ -41,51 +41,65 @@ mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-card summary{cursor:pointer;font-size:.9em}
 .qa-meta{font-size:.85em;opacity:.8}
 .qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
-.qa-card .qa-passage{max-height:9.5em;overflow-y:auto}
+.qa-card .qa-passage{max-height:8em;overflow-y:auto}
 .qa-sources{font-size:.85em;font-weight:600;margin-top:8px;opacity:.8}
 #qa-status{font-size:.85em;opacity:.8}
 """
 
 
-def _segments(length: int, base: int, spans: Iterable[tuple[int, int, str]],
-              extra_cuts: Iterable[int] = ()) -> list[tuple[int, int, set[str]]]:
-    """Cut [0, length) where any span starts or ends; each piece carries the labels covering it."""
-    cuts = {0, length, *(c for c in extra_cuts if 0 < c < length)}
-    clipped = []
-    for s, e, label in spans:
-        s, e = max(s - base, 0), min(e - base, length)
-        if s < e:
-            clipped.append((s, e, label))
-            cuts.update((s, e))
-    points = sorted(cuts)
-    pairs = zip(points, points[1:], strict=False)
-    return [(a, b, {lab for s, e, lab in clipped if s <= a and b <= e}) for a, b in pairs]
+_WRAP = (("focus", '<span class="qa-focus">', "</span>"), ("answer", '<mark class="qa-answer">', "</mark>"),
+         ("term", '<mark class="qa-term">', "</mark>"))  # outermost first
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
                    anchor: tuple[int, str] | None = None) -> str:
     """Escaped `text` (starting at document offset `base`) with <mark class="qa-answer|qa-term"> spans.
 
+    Labels nest focus > answer > term, so one answer sentence is one <mark> with its terms inside.
     `anchor=(offset, id)` drops an empty <a id> at that document offset, the scroll target of /doc.
     """
-    spans = [(h.start, h.end, h.label) for h in highlights]
+    by_label: dict[str, list[tuple[int, int]]] = {}
+    for h in highlights:
+        s, e = max(h.start - base, 0), min(h.end - base, len(text))
+        if s < e:
+            by_label.setdefault(h.label, []).append((s, e))
+    levels = [(_union(by_label.get(lab, [])), open_, close) for lab, open_, close in _WRAP]
     at = None if anchor is None else min(max(anchor[0] - base, 0), len(text))
-    out: list[str] = []
-    for a, b, labels in _segments(len(text), base, spans, [] if at is None else [at]):
-        if anchor is not None and at is not None and at <= a:
-            out.append(f'<a id="{html.escape(anchor[1])}" class="qa-anchor"></a>')
-            at = None
-        piece = html.escape(text[a:b])
-        if "term" in labels:
-            piece = f'<mark class="qa-term">{piece}</mark>'
-        if "answer" in labels:
-            piece = f'<mark class="qa-answer">{piece}</mark>'
-        if "focus" in labels:
-            piece = f'<span class="qa-focus">{piece}</span>'
-        out.append(piece)
-    if anchor is not None and at is not None:  # anchor at the very end of the text
-        out.append(f'<a id="{html.escape(anchor[1])}" class="qa-anchor"></a>')
-    return "".join(out)
+    tag = "" if anchor is None else f'<a id="{html.escape(anchor[1])}" class="qa-anchor"></a>'
+    placed = False
+
+    def leaf(a: int, b: int) -> str:
+        nonlocal placed
+        if at is not None and not placed and a <= at <= b:
+            placed = True
+            return html.escape(text[a:at]) + tag + html.escape(text[at:b])
+        return html.escape(text[a:b])
+
+    def render(a: int, b: int, level: int) -> str:
+        if level == len(levels):
+            return leaf(a, b)
+        spans, open_, close = levels[level]
+        out, pos = [], a
+        for s, e in spans:
+            s, e = max(s, a), min(e, b)
+            if s >= e:
+                continue
+            out += [render(pos, s, level + 1), open_, render(s, e, level + 1), close]
+            pos = e
+        out.append(render(pos, b, level + 1))
+        return "".join(out)
+
+    return render(0, len(text), 0)
 
 
 def question_terms(text: str, question: str) -> list[Highlight]:

@@ -276,9 +276,9 @@ def test_widget_script_is_served_and_builds_dom_without_innerhtml(client: TestCl
 def test_highlight_html_escapes_and_nests_marks() -> None:
     hl = [Highlight(12, 20, "answer"), Highlight(14, 15, "term")]
     assert highlight_html("x <i>y</i> & more", 10, hl) == (
-        'x <mark class="qa-answer">&lt;i</mark>'
-        '<mark class="qa-answer"><mark class="qa-term">&gt;</mark></mark>'
-        '<mark class="qa-answer">y&lt;/i&gt;</mark> &amp; more')
+        'x <mark class="qa-answer">&lt;i<mark class="qa-term">&gt;</mark>y&lt;/i&gt;</mark> &amp; more')
+    with_anchor = highlight_html("abcd", 100, [Highlight(101, 103, "answer")], anchor=(102, "here"))
+    assert with_anchor == 'a<mark class="qa-answer">b<a id="here" class="qa-anchor"></a>c</mark>d'
 
 
 def _answer(abstain: bool) -> Answer:
@@ -294,7 +294,7 @@ def test_answer_html_shows_highlighted_answer_and_escaped_source_card() -> None:
     assert '<div class="qa-answer-box">' in out and "qa-abstain" not in out
     assert '<mark class="qa-answer">Hà Nội là &lt;thủ đô&gt;.</mark>' in out
     assert "Tiêu đề &lt;1&gt;" in out and "a.txt · ký tự 100–127" in out
-    assert '<mark class="qa-answer"><mark class="qa-term">Hà </mark></mark>' in out
+    assert '<mark class="qa-answer"><mark class="qa-term">Hà </mark>Nội là &lt;thủ đô&gt;.</mark>' in out
     href = "doc?doc=a.txt&amp;start=108&amp;end=127&amp;a_start=108&amp;a_end=127&amp;q=q+%3Cscript%3E"
     href += "#qa-focus"
     assert f'href="{href}"' in out

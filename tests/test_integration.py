@@ -1,0 +1,55 @@
+"""End to end on the seed with the real embedded model (offline): one index per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.service import QAService, Settings, open_service
+
+pytestmark = pytest.mark.model
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_1ba926b528c724f1.txt"
+
+
+@pytest.fixture(scope="session")
+def real_service(tmp_path_factory: pytest.TempPathFactory) -> QAService:
+    root = tmp_path_factory.mktemp("seed")
+    (root / "seeds").mkdir()
+    shutil.copy(SEED, root / "seeds" / SEED.name)
+    return open_service(Settings(root / "seeds", root / "index", auto_build="missing"), progress=False,
+                        log=lambda m: None)
+
+
+@pytest.mark.parametrize(
+    ("question", "gold", "within"),
+    [
+        ("Ai chủ trì hội nghị?", "Lê Văn Thành", 1),  # lexical
+        ("bi thu thanh uy la ai", "Lê Văn Thành", 1),  # no diacritics
+        ("Tổng thu ngân sách năm 2016 đạt bao nhiêu?", "hơn 60 nghìn tỷ đồng", 1),  # numeric
+        ("Có bao nhiêu đại biểu dự hội nghị?", "gần 1000 đại biểu", 1),
+        ("How many delegates attended the conference?", "gần 1000 đại biểu", 3),  # English
+        ("ctich ubnd tp la ai", "Nguyễn Văn Tùng", 3),  # casual
+        ("Tinh thần chỉ đạo của Thành ủy là gì?", "làm quyết liệt nhưng thận trọng", 1),
+    ],
+)
+def test_real_model_answers(real_service: QAService, question: str, gold: str, within: int) -> None:
+    ans = real_service.ask(question, top_k=5)
+    assert any(gold in p.text for p in ans.passages[:within]), [p.text[:80] for p in ans.passages]
+    text = real_service.document(SEED.name).text
+    if ans.answer is not None:
+        assert text[ans.answer.start:ans.answer.end] == ans.answer.text
+
+
+def test_real_model_highlights_answer_sentence(real_service: QAService) -> None:
+    ans = real_service.ask("Hội nghị được tổ chức ở đâu?")
+    assert ans.answer is not None and "Cung Văn hóa" in ans.answer.text
+    top = ans.passages[0]
+    assert any(h.label == "answer" and h.start == ans.answer.start for h in top.highlights)
+
+
+def test_real_model_abstains_off_topic(real_service: QAService) -> None:
+    for q in ("What is the capital of France?", "Công thức nấu phở bò như thế nào?"):
+        ans = real_service.ask(q)
+        assert ans.answer is None and len(ans.passages) == 5
