@@ -98,7 +98,8 @@ class Answerer:
         best: tuple[float, int, int, float] | None = None  # score, chunk, sentence index, dense cos
         scored: list[tuple[float, int, int]] = []
         p = self.params
-        for rank, hit in enumerate(hits[: p.passages_considered]):
+        # the answer must come from a passage the user is shown
+        for rank, hit in enumerate(hits[: min(p.passages_considered, top_k)]):
             chunk = data.chunks[hit.chunk_id]
             lo, hi = data.sentence_offsets[hit.chunk_id], data.sentence_offsets[hit.chunk_id + 1]
             if hi == lo:

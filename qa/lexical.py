@@ -54,7 +54,7 @@ class LexicalIndex:
         r = self.retrievers[field]
         feats = features(query, field == "folded")
         vocab = r.vocab_dict  # type: ignore[attr-defined]
-        known = [f for f in feats if f in vocab]
+        known = [f for f in feats if f and f in vocab]
         if not known:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(r.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]

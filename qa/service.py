@@ -142,7 +142,12 @@ def ensure_index(settings: Settings, encoder: Encoder, log: Callable[[str], None
     if wrong_model or any(stale.values()):
         reason = "model changed" if wrong_model else ", ".join(f"{k}: {len(v)}" for k, v in stale.items() if v)
         log(f"Index at {idx} is out of date ({reason}) — updating…")
-        with bar(progress, "Đang cập nhật chỉ mục") as cb:
-            update_index(docs, idx, encoder, progress=cb)
+        try:
+            with bar(progress, "Đang cập nhật chỉ mục") as cb:
+                update_index(docs, idx, encoder, progress=cb)
+        except QAError as e:
+            # keep serving the index we have rather than failing (and crash-looping under a supervisor)
+            log(f"Index update failed, serving the previous index: {e}")
+            return data
         data = load_index(idx)
     return data

@@ -99,7 +99,9 @@ def tokenize(text: str) -> list[Token]:
     out = []
     for m in _WORD.finditer(text):
         norm = normalize(m.group())
-        out.append(Token(m.start(), m.end(), norm, _fold_word(norm)))
+        folded = _fold_word(norm)
+        if folded:  # a stray combining mark alone is no word
+            out.append(Token(m.start(), m.end(), norm, folded))
     return out
 
 

@@ -26,6 +26,8 @@ HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Trang kh�
 <style>div, mark, input, button {{ color: red !important; font-size: 40px !important; }}</style></head>
 <body><h1>Trang của bên thứ ba</h1><div>nội dung</div>
 <script src="{url}/widget.js" defer></script></body></html>"""
+FRAME_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
+<body><iframe src="{url}/" height="700" style="width:100%"></iframe></body></html>"""
 
 if not CHROMIUM.exists():
     pytest.skip("browser tests need /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
@@ -39,8 +41,8 @@ def _cache() -> Iterator[dict[str, Any]]:
     if "browser" in cache:
         cache["browser"].close()
         cache["playwright"].__exit__(None, None, None)
-    if "host" in cache:
-        cache["host"].close()
+    for srv in cache.get("hosts", []):
+        srv.close()
     if "server" in cache:
         cache["server"].__exit__(None, None, None)
 
@@ -71,17 +73,22 @@ class _Host(http.server.ThreadingHTTPServer):
         self.server_close()
 
 
-@pytest.fixture
-def host_page(_cache: dict[str, Any], url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if "host_url" not in _cache:
+def _serve(_cache: dict[str, Any], url: str, tmp_path_factory: pytest.TempPathFactory, ip: str) -> str:
+    """Origin of a static server on `ip` (another port than the app) with index.html and frame.html."""
+    if ip not in _cache:
         root = tmp_path_factory.mktemp("host")
         (root / "index.html").write_text(HOST_PAGE.format(url=url), encoding="utf-8")
-        handler = functools.partial(_Quiet, directory=str(root))
-        srv = _Host(("127.0.0.1", 0), handler)
+        (root / "frame.html").write_text(FRAME_PAGE.format(url=url), encoding="utf-8")
+        srv = _Host((ip, 0), functools.partial(_Quiet, directory=str(root)))
         threading.Thread(target=srv.serve_forever, daemon=True).start()
-        _cache["host"] = srv
-        _cache["host_url"] = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
-    return _cache["host_url"]
+        _cache.setdefault("hosts", []).append(srv)
+        _cache[ip] = f"http://{ip}:{srv.server_address[1]}"
+    return _cache[ip]
+
+
+@pytest.fixture
+def host_page(_cache: dict[str, Any], url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _serve(_cache, url, tmp_path_factory, "127.0.0.1") + "/index.html"
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -165,3 +172,17 @@ def test_markup_in_a_question_is_shown_as_text(page: Any, url: str, host_page: s
     assert widget.locator(".msg.user").inner_text() == XSS
     assert widget.locator("img").count() == 0
     assert dialogs == []
+
+
+def test_iframe_embedding_follows_the_allow_list(page: Any, url: str, _cache: dict[str, Any],
+                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    allowed = _serve(_cache, url, tmp_path_factory, "127.0.0.1")
+    page.goto(allowed + "/frame.html")
+    frame = page.frame_locator("iframe")
+    frame.locator("#qa-input textarea").fill(QUESTION)
+    frame.locator("#qa-send").click()
+    frame.locator("#qa-chat mark.qa-answer").first.wait_for(state="visible")
+    refused = _serve(_cache, url, tmp_path_factory, "127.0.0.2")  # not in the default allow-list
+    with page.expect_console_message(lambda m: "frame-ancestors" in m.text):
+        page.goto(refused + "/frame.html")
+    assert page.frame_locator("iframe").locator("#qa-input").count() == 0

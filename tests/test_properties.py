@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import unicodedata
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -122,3 +123,18 @@ def test_vietnamese_html_emoji_mix(svc: QAService, question: str, top_k: int) ->
 @given(question=st.lists(st.sampled_from(SYLLABLES), min_size=150, max_size=400).map(" ".join))
 def test_near_the_length_limit(svc: QAService, question: str) -> None:
     check(svc, question)
+
+
+def test_concurrent_asks_match_serial(svc: QAService) -> None:
+    """One service shared by many threads gives each caller exactly the serial answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    qs = [f"{s} {t}" for s in SEQS for t in ("là gì?", "ở đâu?", "khi nào?", "bao nhiêu?")]
+    qs += [fold(q) for q in qs]
+    serial = {q: svc.ask(q).to_dict() for q in qs}
+    # a fresh service over the same index: empty query cache, so threads really encode at once
+    fresh = open_service(replace(svc.settings, auto_build="never"), encoder=FakeEncoder(), progress=False,
+                         log=lambda m: None)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        got = list(pool.map(lambda q: (q, fresh.ask(q).to_dict()), qs * 4))
+    assert all(d == serial[q] for q, d in got)

@@ -83,22 +83,32 @@
     return a;
   }
 
-  /* passage text with <mark class="answer|term"> pieces; highlight offsets are document offsets */
+  /* passage text as DOM: one <mark class="answer"> per answer span with <mark class="term"> inside;
+     highlight offsets are document offsets, `base` is the passage's start */
   function highlighted(text, base, highlights) {
-    var cuts = [0, text.length], spans = [];
-    (highlights || []).forEach(function (h) {
-      var s = Math.max(h.start - base, 0), e = Math.min(h.end - base, text.length);
-      if (s < e) { spans.push([s, e, h.label]); cuts.push(s, e); }
+    var levels = ["answer", "term"].map(function (label) {
+      var spans = (highlights || []).filter(function (h) { return h.label === label; }).map(function (h) {
+        return [Math.max(h.start - base, 0), Math.min(h.end - base, text.length)];
+      }).filter(function (sp) { return sp[0] < sp[1]; }).sort(function (x, y) { return x[0] - y[0]; });
+      return { label: label, spans: spans };
     });
-    cuts = cuts.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort(function (x, y) { return x - y; });
-    var frag = document.createDocumentFragment();
-    for (var i = 0; i + 1 < cuts.length; i++) {
-      var a = cuts[i], b = cuts[i + 1], node = document.createTextNode(text.slice(a, b));
-      var labels = spans.filter(function (sp) { return sp[0] <= a && b <= sp[1]; }).map(function (sp) { return sp[2]; });
-      if (labels.indexOf("term") >= 0) { var t = el("mark", "term"); t.appendChild(node); node = t; }
-      if (labels.indexOf("answer") >= 0) { var m = el("mark", "answer"); m.appendChild(node); node = m; }
-      frag.appendChild(node);
+    function render(parent, a, b, level) {
+      if (a >= b) return;
+      if (level === levels.length) { parent.appendChild(document.createTextNode(text.slice(a, b))); return; }
+      var pos = a;
+      levels[level].spans.forEach(function (sp) {
+        var s = Math.max(sp[0], a, pos), e = Math.min(sp[1], b);
+        if (s >= e) return;
+        render(parent, pos, s, level + 1);
+        var m = el("mark", levels[level].label);
+        render(m, s, e, level + 1);
+        parent.appendChild(m);
+        pos = e;
+      });
+      render(parent, pos, b, level + 1);
     }
+    var frag = document.createDocumentFragment();
+    render(frag, 0, text.length, 0);
     return frag;
   }
 
