@@ -45,6 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as e:
+        return e.strerror or str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
     from qa.errors import QAError
 
@@ -55,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError
     except ValueError:
         print(f"error: port {args.port!r} is not a number from 1 to 65535; fix --port or QA_PORT",
+              file=sys.stderr)
+        return 2
+    busy = _port_problem(args.host, port)
+    if busy:  # say so before spending seconds on loading the model
+        print(f"error: cannot listen on {args.host}:{port}: {busy}; change --host/--port (QA_HOST/QA_PORT)",
               file=sys.stderr)
         return 2
     try:

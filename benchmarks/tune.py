@@ -71,18 +71,19 @@ def main() -> None:
 
 
 def tune_abstention(svc, items, max_false: float = 0.05) -> None:
-    """For each confidence weighting, the threshold with the best abstention recall at ≤ max_false."""
+    """Grid over the confidence weights and both thresholds: abstention recall at <= max_false."""
     ansr = svc.answerer
     base = ansr.params
-    for cw, bw in itertools.product([0.0, 0.1, 0.25, 0.4, 0.6], [0.0, 0.1, 0.2, 0.4]):
-        ansr.params = replace(base, coverage_weight=cw, bigram_weight=bw, min_confidence=0.0)
-        rows = run(svc, items)
-        a = sorted(r["confidence"] for r in rows if r["answerable"])
-        u = [r["confidence"] for r in rows if not r["answerable"]]
-        k = int(max_false * len(a))  # may abstain on the k lowest answerable questions
-        thr = a[k] if k < len(a) else a[-1]
-        recall = sum(1 for c in u if c < thr) / max(1, len(u))
-        print(f"cw={cw} bw={bw} threshold={thr:.4f} abstention_recall={recall:.3f}", flush=True)
+    results = []
+    for cw, bw in itertools.product([0.1, 0.2, 0.3], [0.0, 0.04, 0.1]):
+        for thr, plain in itertools.product([0.96, 0.98, 1.0, 1.02, 1.04], [0.77, 0.78, 0.79, 0.80]):
+            ansr.params = replace(base, coverage_weight=cw, bigram_weight=bw, min_confidence=thr,
+                                  min_confidence_plain=plain)
+            m = _metrics(run(svc, items))
+            if m["false_abstention"] <= max_false:
+                results.append((m["abstention_recall"], -m["false_abstention"], cw, bw, thr, plain))
+    for r in sorted(results, reverse=True)[:10]:
+        print(f"recall={r[0]:.3f} false={-r[1]:.3f} cw={r[2]} bw={r[3]} thr={r[4]} plain={r[5]}")
     ansr.params = base
 
 

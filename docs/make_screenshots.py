@@ -65,6 +65,11 @@ def main() -> int:
             page.click("#qa-send")
             page.locator("#qa-chat mark.qa-answer").first.wait_for(timeout=60_000)
             page.wait_for_timeout(500)
+            # show the question too: scroll the chat's own scroll box back to its top
+            page.evaluate("""() => { for (const e of document.querySelectorAll('#qa-chat *')) {
+                if (e.scrollHeight > e.clientHeight + 4 && getComputedStyle(e).overflowY !== 'visible'
+                    && !e.closest('.qa-passage')) e.scrollTop = 0; } }""")
+            page.wait_for_timeout(300)
             page.screenshot(path=str(out / "chat.png"))
             page = browser.new_page(viewport={"width": 1100, "height": 760})
             page.goto(f"http://127.0.0.1:{host.server_address[1]}/index.html")

@@ -41,9 +41,10 @@ class AnswerParams:
     sentence_dense_weight: float = 1.0
     sentence_lexical_weight: float = 0.35
     passage_weight: float = 0.05
-    min_confidence: float = 0.824
-    coverage_weight: float = 0.0
-    bigram_weight: float = 0.0
+    min_confidence: float = 1.0  # for questions typed with diacritics (cosine + coverage)
+    min_confidence_plain: float = 0.80  # for English / unaccented questions (cosine alone)
+    coverage_weight: float = 0.2
+    bigram_weight: float = 0.04
     second_sentence_margin: float = 0.02
 
 
@@ -96,6 +97,7 @@ class Answerer:
         qterms = self._question_terms(q)
         # sentence candidates in the top passages
         best: tuple[float, int, int, float] | None = None  # score, chunk, sentence index, dense cos
+        max_cos = 0.0
         scored: list[tuple[float, int, int]] = []
         p = self.params
         # the answer must come from a passage the user is shown
@@ -105,6 +107,7 @@ class Answerer:
             if hi == lo:
                 continue
             cos = (data.sentence_vectors[lo:hi] @ q.vectors.T).max(axis=1)
+            max_cos = max(max_cos, float(cos.max()))
             doc_text = data.documents[chunk.doc_id].text
             for j, (s, e) in enumerate(chunk.sentences):
                 cov = self._coverage(doc_text[s:e], qterms)
@@ -113,10 +116,10 @@ class Answerer:
                 scored.append((score, hit.chunk_id, j))
                 if best is None or score > best[0]:
                     best = (score, hit.chunk_id, j, float(cos[j]))
-        confidence = self.confidence(q, qterms, best, hits)
+        confidence, threshold = self.confidence(q, qterms, max_cos, hits)
         answer_span: AnswerSpan | None = None
         answer_ranges: list[tuple[str, int, int]] = []
-        if best is not None and confidence >= p.min_confidence:
+        if best is not None and confidence >= threshold:
             _, cid, j, _ = best
             chunk = data.chunks[cid]
             s, e = chunk.sentences[j]
@@ -132,18 +135,23 @@ class Answerer:
         timings = dict(result.timings, total=time.perf_counter() - t0)
         return Answer(question, answer_span, passages, confidence, timings)
 
-    def confidence(self, q: Query, qterms: dict[str, float], best: tuple[float, int, int, float] | None,
-                   hits: list) -> float:
-        """Evidence strength: best sentence cosine plus the question's term and bigram coverage of its passage."""
-        if best is None or not hits:
-            return 0.0
-        data = self.retriever.data
-        chunk = data.chunks[best[1]]
+    def confidence(self, q: Query, qterms: dict[str, float], max_cos: float, hits: list) -> tuple[float, float]:
+        """(evidence, threshold): the best sentence cosine, plus for a question typed with diacritics
+        how much of its words and word pairs the top passage covers.
+
+        Term coverage only means something for Vietnamese typed with marks: for English or unaccented
+        questions (restored or shorthand words) it is noisy, so they are judged by the cosine alone.
+        """
+        if not hits:
+            return 0.0, self.params.min_confidence
         p = self.params
-        cov = self._coverage(chunk.text, qterms) if qterms else 0.0
-        qb = _bigrams(q.expanded)
-        bigram_cov = len(qb & _bigrams(chunk.text)) / len(qb) if qb else 0.0
-        return best[3] + p.coverage_weight * cov + p.bigram_weight * bigram_cov
+        if q.accent_ratio < 0.5:
+            return max_cos, p.min_confidence_plain
+        text = self.retriever.data.chunks[hits[0].chunk_id].text
+        cov = self._coverage(text, qterms) if qterms else 0.0
+        qb = _bigrams(q.restored)
+        bigram_cov = len(qb & _bigrams(text)) / len(qb) if qb else 0.0
+        return max_cos + p.coverage_weight * cov + p.bigram_weight * bigram_cov, p.min_confidence
 
     def _passage(self, cid: int, score: float, q: Query, qterms: dict[str, float],
                  answers: list[tuple[str, int, int]]) -> Passage:

@@ -50,35 +50,48 @@ class BuildReport:
 
 
 def sentence_vector_mode() -> str:
-    """`QA_SENTENCE_VECTORS`: "pooled" (default: from the chunk pass) or "separate" (own pass each)."""
-    mode = os.environ.get("QA_SENTENCE_VECTORS", "pooled")
+    """`QA_SENTENCE_VECTORS`: "separate" (default: one pass per sentence) or "pooled" (from the chunk pass)."""
+    mode = os.environ.get("QA_SENTENCE_VECTORS", "separate")
     if mode not in ("pooled", "separate"):
-        raise QAError(f"QA_SENTENCE_VECTORS={mode!r}; use pooled or separate")
+        raise QAError(f"QA_SENTENCE_VECTORS={mode!r}; use separate or pooled")
     return mode
+
+
+def _uses_pooling(encoder: Encoder) -> bool:
+    return sentence_vector_mode() == "pooled" and hasattr(encoder, "encode_documents_with_spans")
 
 
 def encode_chunks(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
                   progress: Progress | None = None, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Chunk vectors and per-sentence vectors (rows in chunk order, then sentence order).
 
-    Sentence vectors are pooled from the chunk pass's token embeddings when the encoder can
-    (`encode_documents_with_spans`), which halves the build's model time; otherwise, or with
-    QA_SENTENCE_VECTORS=separate, every sentence is encoded on its own.
+    By default every distinct sentence is encoded on its own (overlapping chunks share sentences;
+    each is encoded once). With QA_SENTENCE_VECTORS=pooled and an encoder that has
+    `encode_documents_with_spans`, sentence vectors are pooled from the chunk pass's token
+    embeddings instead: half the model time, but 0.02-0.03 lower highlight_hit on the seed dev set.
     """
+    if _uses_pooling(encoder):
+        return _encode_pooled(encoder, chunks, progress, batch)
+    sent_texts = [docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences]
+    unique = list(dict.fromkeys(sent_texts))
+    texts = [c.text for c in chunks] + unique
+    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    # longest first across all texts, so each batch pads little (sentences are much shorter than chunks)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for b in range(0, len(order), batch):
+        ids = order[b : b + batch]
+        out[ids] = encoder.encode_documents([texts[i] for i in ids])
+        if progress:
+            progress(min(b + batch, len(texts)), len(texts))
+    row = {t: len(chunks) + i for i, t in enumerate(unique)}
+    return out[: len(chunks)], out[[row[t] for t in sent_texts]] if sent_texts else out[len(chunks) :]
+
+
+def _encode_pooled(encoder: Encoder, chunks: list[Chunk], progress: Progress | None,
+                   batch: int) -> tuple[np.ndarray, np.ndarray]:
     dim = encoder.dimension
-    if sentence_vector_mode() == "separate" or not hasattr(encoder, "encode_documents_with_spans"):
-        chunk_texts = [c.text for c in chunks]
-        sent_texts = [docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences]
-        texts = chunk_texts + sent_texts
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        for i in range(0, len(texts), batch):
-            out[i : i + batch] = encoder.encode_documents(texts[i : i + batch])
-            if progress:
-                progress(min(i + batch, len(texts)), len(texts))
-        return out[: len(chunk_texts)], out[len(chunk_texts) :]
     cvec = np.zeros((len(chunks), dim), dtype=np.float32)
     per_chunk: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(chunks)
-    # longest first, so each batch pads little and the progress bar's pace only speeds up
     order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].text))
     for b in range(0, len(order), batch):
         ids = order[b : b + batch]
@@ -93,10 +106,11 @@ def encode_chunks(encoder: Encoder, docs: dict[str, Document], chunks: list[Chun
     return cvec, np.ascontiguousarray(svec, dtype=np.float32)
 
 
-def _encoded(encoder: Encoder, cvec: np.ndarray, svec: np.ndarray) -> int:
-    """Texts that went through the model (pooled sentence vectors are free)."""
-    pooled = sentence_vector_mode() == "pooled" and hasattr(encoder, "encode_documents_with_spans")
-    return len(cvec) if pooled else len(cvec) + len(svec)
+def _encoded(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk]) -> int:
+    """Texts that went through the model (pooled sentence vectors are free, repeats are encoded once)."""
+    if _uses_pooling(encoder):
+        return len(chunks)
+    return len(chunks) + len({docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences})
 
 
 def model_fingerprint(encoder: Encoder) -> dict[str, Any]:
@@ -163,7 +177,7 @@ def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chunk
     cvec, svec = encode_chunks(encoder, docs, chunks, progress)
     save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report), index_dir)
     report.documents, report.chunks = len(docs), len(chunks)
-    report.sentences, report.encoded_texts = len(svec), _encoded(encoder, cvec, svec)
+    report.sentences, report.encoded_texts = len(svec), _encoded(encoder, docs, chunks)
     report.added = sorted(docs)
     report.seconds = time.perf_counter() - started
     return report
@@ -223,7 +237,7 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
     save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report), index_dir)
     report.documents, report.chunks, report.sentences = len(docs), len(chunks), len(svec)
     report.reused_documents = len(keep)
-    report.encoded_texts = _encoded(encoder, f_cvec, f_svec)
+    report.encoded_texts = _encoded(encoder, fresh_docs, fresh_chunks)
     report.seconds = time.perf_counter() - started
     return report
 

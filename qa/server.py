@@ -21,8 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 
 from qa.errors import InputError, QAError
+from qa.ratelimit import RateLimiter, RateLimitMiddleware
 from qa.schema import Highlight
-from qa.webui import CSS, build_demo, highlight_html, position_vi, question_terms
+from qa.webui import CSS, INTERNAL_ERROR_VI, build_demo, highlight_html, position_vi, question_terms
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -192,8 +193,12 @@ def _int(value: str | None, default: int | None) -> int | None:
 
 
 def create_app(service: QAService, *, allowed_origins: list[str] | None = None, max_body: int = MAX_BODY,
-               demo: gr.Blocks | None = None) -> FastAPI:
-    """FastAPI app serving the chat and the API for `service`; origins as in QA_ALLOWED_ORIGINS."""
+               demo: gr.Blocks | None = None, rate_limiter: RateLimiter | None = None) -> FastAPI:
+    """FastAPI app serving the chat and the API for `service`.
+
+    `allowed_origins` defaults to the loopback origins (app.py passes QA_ALLOWED_ORIGINS);
+    `rate_limiter` defaults to `RateLimiter.from_env()` and applies to /api/* only.
+    """
     import gradio as gr
 
     policy = OriginPolicy(DEFAULT_ORIGINS if allowed_origins is None else allowed_origins)
@@ -221,7 +226,7 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
             return _error(400, str(e), e.message_vi)
         except Exception:  # never leak a traceback to a caller; the log keeps it
             log.exception("ask failed")
-            return _error(500, "internal error", "Đã có lỗi xảy ra khi trả lời; vui lòng thử lại.")
+            return _error(500, "internal error", INTERNAL_ERROR_VI)
         return JSONResponse(ans.to_dict())
 
     @app.get("/healthz")
@@ -243,14 +248,17 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
         status, page = document_page(service, p.get("doc", ""), start, end, answer, p.get("q", "")[:1000])
         return HTMLResponse(page, status_code=status)
 
+    # the last added middleware is the outermost: a 429 still gets the security and CORS headers,
+    # so the widget on another origin can read its Vietnamese message
+    limiter = RateLimiter.from_env() if rate_limiter is None else rate_limiter  # (an empty one is falsy)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=("/api/",))
     app.add_middleware(SecurityMiddleware, policy=policy)
     blocks = demo if demo is not None else build_demo(service)
     theme = gr.themes.Default(font=("system-ui", "Segoe UI", "Roboto", "sans-serif"),
                               font_mono=("ui-monospace", "monospace"))  # local fonts: no Google Fonts call
     return gr.mount_gradio_app(app, blocks, path="/", css=CSS, theme=theme, footer_links=["api"],
                                run_history=False, allowed_paths=[], ssr_mode=False, mcp_server=False,
-                               show_error=True)
-
+                               show_error=False)  # gr.Error (Vietnamese input messages) still shows
 
 
 class BackgroundServer:

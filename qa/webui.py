@@ -10,6 +10,7 @@ the Chatbot's sanitizer (kept on) is a second line of defence, not the first.
 from __future__ import annotations
 
 import html
+import logging
 import typing
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 TITLE = "Hỏi đáp tài liệu"
 CARDS_OPEN = 1  # source cards shown expanded; the rest stay folded so the chat stays readable
 USER_ECHO_CHARS = 300
+INTERNAL_ERROR_VI = "Đã có lỗi xảy ra khi trả lời; vui lòng thử lại."
+log = logging.getLogger("qa.webui")
 
 CSS = """
 .qa-answer-box,.qa-abstain,.qa-error{padding:8px 12px;border-radius:6px;border-left:4px solid}
@@ -41,7 +44,7 @@ mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-card summary{cursor:pointer;font-size:.9em}
 .qa-meta{font-size:.85em;opacity:.8}
 .qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
-.qa-card .qa-passage{max-height:8em;overflow-y:auto}
+.qa-card .qa-passage{max-height:7.5em;overflow-y:auto}
 .qa-sources{font-size:.85em;font-weight:600;margin-top:8px;opacity:.8}
 #qa-status{font-size:.85em;opacity:.8}
 """
@@ -201,6 +204,10 @@ def chat_turn(service: QAService, question: object, history: Sequence[Any] | Non
         ans = service.ask(question, top_k=top_k)
     except InputError as e:
         turn.append({"role": "assistant", "content": error_html(e.message_vi)})
+        return turn
+    except Exception:  # the log keeps the traceback; the chat gets a sentence
+        log.exception("chat question failed")
+        turn.append({"role": "assistant", "content": error_html(INTERNAL_ERROR_VI)})
         return turn
     turn.append({"role": "assistant", "content": answer_html(ans)})
     return turn

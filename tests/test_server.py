@@ -6,6 +6,7 @@ import html
 import http.client
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.errors import InputError, QAError
+from qa.ratelimit import RateLimiter
 from qa.schema import NOT_FOUND_VI, Answer, AnswerSpan, Highlight, Passage
 from qa.server import MAX_BODY, BackgroundServer, OriginPolicy, create_app, parse_origins
 from qa.service import QAService, Settings, open_service
@@ -57,7 +59,7 @@ def svc(_cache: dict[str, Any], small_docs: Path, fake_encoder: Any) -> QAServic
 @pytest.fixture
 def client(_cache: dict[str, Any], svc: QAService) -> TestClient:
     if "client" not in _cache:
-        c = TestClient(create_app(svc))
+        c = TestClient(create_app(svc, rate_limiter=RateLimiter(0)))  # TestClient is not loopback
         c.__enter__()  # runs the lifespan: Gradio's queue starts
         _cache["client"] = c
     return _cache["client"]
@@ -185,7 +187,8 @@ def test_cors_never_widened_on_gradio_or_doc_routes(client: TestClient) -> None:
 
 
 def test_custom_allow_list(svc: QAService) -> None:
-    with TestClient(create_app(svc, allowed_origins=["https://docs.example.com"])) as c:
+    app = create_app(svc, allowed_origins=["https://docs.example.com"], rate_limiter=RateLimiter(0))
+    with TestClient(app) as c:
         r = c.get("/healthz", headers={"Origin": "https://docs.example.com"})
         assert r.headers["access-control-allow-origin"] == "https://docs.example.com"
         assert r.headers["content-security-policy"].endswith("frame-ancestors 'self' https://docs.example.com")
@@ -338,8 +341,46 @@ def test_app_import_is_light_and_bad_startup_is_one_line(tmp_path: Path) -> None
     cases = [({"QA_AUTO_BUILD": "maybe"}, "error: QA_AUTO_BUILD='maybe'; use never, missing or stale"),
              ({"QA_ALLOWED_ORIGINS": "evil"}, "error: allowed origin 'evil' (QA_ALLOWED_ORIGINS) is not"),
              ({"QA_PORT": "http"}, "error: port 'http' is not a number from 1 to 65535")]
+    busy = socket.create_server(("127.0.0.1", 0))
+    port = busy.getsockname()[1]
+    cases.append(({"QA_PORT": str(port)}, f"error: cannot listen on 127.0.0.1:{port}: "))
     for env, msg in cases:
         r = subprocess.run([sys.executable, "app.py"], cwd=REPO, capture_output=True, text=True, timeout=60,
                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env})
         assert r.returncode == 2 and r.stderr.startswith(msg) and r.stderr.count("\n") == 1
         assert "Traceback" not in r.stderr
+    busy.close()
+
+
+class _Broken:
+    """A service whose answering code crashes (a bug, not bad input)."""
+
+    def __init__(self, svc: QAService) -> None:
+        self.svc = svc
+
+    def ask(self, question: object, top_k: int = 5) -> Answer:
+        raise RuntimeError("/secret/path exploded")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.svc, name)
+
+
+def test_internal_errors_are_a_vietnamese_sentence_not_a_traceback(svc: QAService) -> None:
+    broken: Any = _Broken(svc)
+    with TestClient(create_app(broken, rate_limiter=RateLimiter(0))) as c:
+        r = post_ask(c, {"question": QUESTION})
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal error", "message_vi": "Đã có lỗi xảy ra khi trả lời; vui lòng thử lại."}
+    turn = chat_turn(broken, QUESTION, [])
+    assert turn[-1]["content"] == '<div class="qa-error">Đã có lỗi xảy ra khi trả lời; vui lòng thử lại.</div>'
+
+
+def test_api_rate_limit_answers_429_with_cors_and_message_vi(svc: QAService) -> None:
+    with TestClient(create_app(svc, rate_limiter=RateLimiter(rate_per_minute=60, burst=2))) as c:
+        codes = [post_ask(c, {"question": QUESTION}, headers={"Origin": ALLOWED}).status_code for _ in range(3)]
+        r = post_ask(c, {"question": QUESTION}, headers={"Origin": ALLOWED})
+        assert codes == [200, 200, 429] and r.status_code == 429
+        assert r.json()["message_vi"].startswith("Bạn gửi quá nhiều câu hỏi.")
+        assert r.headers["access-control-allow-origin"] == ALLOWED
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200  # UI and health unlimited
