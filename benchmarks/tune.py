@@ -58,15 +58,16 @@ def main() -> None:
     if args.grid:
         base_f, base_a = ret.params, ansr.params
         best = None
-        for dw, fw in itertools.product([0.5, 0.6, 0.7, 0.75, 0.8, 0.9], [0.3, 0.5, 0.7]):
-            ret.params = replace(base_f, dense_weight=dw, lexical_weight=1 - dw, folded_weight=fw)
-            for lw, pw in itertools.product([0.1, 0.2, 0.35, 0.5], [0.0, 0.02, 0.05]):
-                ansr.params = replace(base_a, sentence_lexical_weight=lw, passage_weight=pw, min_confidence=0)
+        for dw, sw in itertools.product([0.5, 0.6, 0.7, 0.8], [0.0, 0.3, 0.5, 0.7]):
+            ret.params = replace(base_f, dense_weight=dw, lexical_weight=1 - dw, sentence_weight=sw)
+            for lw, pw, tw in itertools.product([0.2, 0.35, 0.5], [0.02, 0.05, 0.1], [0.0, 0.03, 0.06, 0.1]):
+                ansr.params = replace(base_a, sentence_lexical_weight=lw, passage_weight=pw, type_weight=tw,
+                                      min_confidence=0, min_confidence_plain=0)
                 m = _metrics(run(svc, items))
                 key = (m["R@1"] + m["highlight_hit"], m["MRR@10"])
                 if best is None or key > best[0]:
-                    best = (key, dw, fw, lw, pw, m)
-                    print(f"dw={dw} fw={fw} lw={lw} pw={pw}: R@1={m['R@1']:.3f} MRR={m['MRR@10']:.3f} "
+                    best = (key, dw, sw, lw, pw, m)
+                    print(f"dw={dw} sw={sw} lw={lw} pw={pw} tw={tw}: R@1={m['R@1']:.3f} MRR={m['MRR@10']:.3f} "
                           f"hit={m['highlight_hit']:.3f}", flush=True)
 
 

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from qa.answertype import expected_type, has_type
 from qa.retrieval import Query, Retriever
 from qa.schema import Answer, AnswerSpan, Highlight, Passage
 from qa.text import tokenize
@@ -39,13 +40,14 @@ class AnswerParams:
 
     passages_considered: int = 3
     sentence_dense_weight: float = 1.0
-    sentence_lexical_weight: float = 0.35
-    passage_weight: float = 0.05
+    sentence_lexical_weight: float = 0.2
+    passage_weight: float = 0.1
     min_confidence: float = 1.0  # for questions typed with diacritics (cosine + coverage)
-    min_confidence_plain: float = 0.80  # for English / unaccented questions (cosine alone)
+    min_confidence_plain: float = 0.79  # for English / unaccented questions (cosine alone)
     coverage_weight: float = 0.2
     bigram_weight: float = 0.04
     second_sentence_margin: float = 0.02
+    type_weight: float = 0.1  # bonus for a sentence holding the wanted kind of answer (qa.answertype)
 
 
 class Answerer:
@@ -95,6 +97,7 @@ class Answerer:
         q, hits = result.query, result.hits
         data = r.data
         qterms = self._question_terms(q)
+        qtype = expected_type(q.expanded)
         # sentence candidates in the top passages
         best: tuple[float, int, int, float] | None = None  # score, chunk, sentence index, dense cos
         max_cos = 0.0
@@ -110,9 +113,11 @@ class Answerer:
             max_cos = max(max_cos, float(cos.max()))
             doc_text = data.documents[chunk.doc_id].text
             for j, (s, e) in enumerate(chunk.sentences):
-                cov = self._coverage(doc_text[s:e], qterms)
+                sent = doc_text[s:e]
+                cov = self._coverage(sent, qterms)
                 score = (p.sentence_dense_weight * float(cos[j]) + p.sentence_lexical_weight * cov
-                         + p.passage_weight * hit.score - 0.001 * rank)
+                         + p.passage_weight * hit.score - 0.001 * rank
+                         + (p.type_weight if qtype and has_type(sent, qtype) else 0.0))
                 scored.append((score, hit.chunk_id, j))
                 if best is None or score > best[0]:
                     best = (score, hit.chunk_id, j, float(cos[j]))

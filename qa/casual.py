@@ -10,6 +10,8 @@ abbreviation the documents themselves use, like "UBND" or "TW", is matched verba
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 # Common shorthand in Vietnamese chat and search; values are plain Vietnamese with diacritics.
 ABBREVIATIONS: dict[str, str] = {
@@ -40,3 +42,45 @@ def expand(question: str, vocab: set[str] | frozenset[str]) -> str:
         return ABBREVIATIONS[low]
 
     return _TOKEN.sub(sub, question)
+
+
+def contract(question: str, vocab: set[str] | frozenset[str], has_phrase: Callable[[str], bool]) -> str:
+    """Write a spelled-out phrase as the documents' abbreviation when they only use the short form.
+
+    >>> contract("Ai lãnh đạo ủy ban nhân dân?", {"ubnd"}, lambda p: False)
+    'Ai lãnh đạo UBND?'
+    """
+    for short, long in _CONTRACTIONS:
+        if short in vocab and not has_phrase(long):
+            question = _phrase_pattern(long).sub(short.upper(), question)
+    return question
+
+
+@lru_cache(maxsize=256)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """Regex matching the phrase with any tone placement or diacritics (compared after folding)."""
+    from qa.text import fold
+
+    body = r"\s+".join(_folded_class(w) for w in fold(phrase).split())
+    return re.compile(r"\b" + body + r"\b", re.IGNORECASE)
+
+
+def _folded_class(word: str) -> str:
+    # each plain letter matches itself with any Vietnamese marks; good enough for phrase lookup
+    import unicodedata
+
+    out = []
+    for ch in word:
+        variants = {ch, ch.upper()}
+        for code in range(0xC0, 0x1EFA):
+            c = chr(code)
+            base = unicodedata.normalize("NFD", c)[0].lower()
+            if base == ch or (ch == "d" and c in "đĐ"):
+                variants.add(c)
+        out.append("[" + "".join(sorted(re.escape(v) for v in variants)) + "]")
+    return "".join(out)
+
+
+_CONTRACTIONS: tuple[tuple[str, str], ...] = tuple(
+    (k, v) for k, v in ABBREVIATIONS.items() if len(v.split()) >= 2 and len(k) >= 3
+)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from qa.text import nfc, normalize
+from qa.text import nfc, normalize, trim_span
 
 Span = tuple[int, int]
 
@@ -54,14 +54,6 @@ _CAPTION_MAX = 250
 _CREDIT = re.compile(r"(?:^|[\s.])(?:ảnh|photo|nguồn\s+ảnh)(?:\s+minh\s+h[oọ]ạ?)?\s*:\s*[^:\n]{1,60}$", re.I)
 
 
-def _trim(text: str, a: int, b: int) -> Span:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
-
-
 def _lines(text: str) -> list[Span]:
     """Every line as trimmed (start, end); a blank line has start == end."""
     out = []
@@ -69,7 +61,7 @@ def _lines(text: str) -> list[Span]:
     while pos <= len(text):
         nl = text.find("\n", pos)
         stop = len(text) if nl == -1 else nl
-        out.append(_trim(text, pos, stop))
+        out.append(trim_span(text, pos, stop))
         if nl == -1:
             break
         pos = nl + 1

@@ -97,8 +97,15 @@ def evaluate(svc: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r)
-    return {"overall": _metrics(rows), "kinds": {k: _metrics(v) for k, v in sorted(by_kind.items())},
-            "rows": rows}
+    report: dict[str, Any] = {"overall": _metrics(rows), "kinds": {k: _metrics(v) for k, v in sorted(by_kind.items())},
+                              "rows": rows}
+    # questions typed without diacritics next to their accented twins ("pair_of": index)
+    pairs = [(i, it["pair_of"]) for i, it in enumerate(items)
+             if isinstance(it.get("pair_of"), int) and 0 <= it["pair_of"] < len(items)]
+    if pairs:
+        report["pairs"] = {"plain": _metrics([rows[i] for i, _ in pairs]),
+                           "accented": _metrics([rows[j] for _, j in pairs])}
+    return report
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -109,4 +116,7 @@ def format_report(report: dict[str, Any]) -> str:
     for name, m in [("overall", report["overall"]), *report["kinds"].items()]:
         cells = "".join(f"{m[c]:>13.3f}" if isinstance(m.get(c), float) else f"{m.get(c, '-')!s:>13}" for c in cols)
         lines.append(f"{name:14}{cells}")
+    for name, m in (report.get("pairs") or {}).items():
+        cells = "".join(f"{m[c]:>13.3f}" if isinstance(m.get(c), float) else f"{m.get(c, '-')!s:>13}" for c in cols)
+        lines.append(f"{'pair:' + name:14}{cells}")
     return "\n".join(lines)

@@ -59,6 +59,12 @@ class LexicalIndex:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(r.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
 
+    def has_phrase(self, phrase: str) -> bool:
+        """True when every folded syllable bigram of the phrase occurs in the documents."""
+        feats = [f for f in features(phrase, folded=True) if "_" in f] or features(phrase, folded=True)
+        vocab = self.retrievers["folded"].vocab_dict  # type: ignore[attr-defined]
+        return all(f in vocab for f in feats)
+
     def save(self, folder: Path) -> None:
         for field, r in self.retrievers.items():
             r.save(str(folder / f"bm25_{field}"), show_progress=False)  # type: ignore[attr-defined]

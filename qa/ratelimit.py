@@ -94,6 +94,10 @@ class RateLimiter:
         flag = os.environ.get("QA_RATE_LIMIT_LOOPBACK", "").strip().lower()
         return cls(rate, burst, exempt_loopback=flag not in ("1", "true", "yes", "on"))
 
+    def __bool__(self) -> bool:
+        # a limiter with no tracked clients yet is still a limiter (`limiter or default` bit us)
+        return True
+
     def __len__(self) -> int:
         return len(self._buckets)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.casual import expand
+from qa.casual import contract, expand
 from qa.embedding import Encoder
 from qa.schema import Hit
 from qa.store import IndexData
@@ -32,6 +32,7 @@ class FusionParams:
     dense_weight: float = 0.7
     lexical_weight: float = 0.3
     folded_weight: float = 0.5  # share of the lexical score from the folded field, for accented questions
+    sentence_weight: float = 0.0  # share of a chunk's dense score taken from its best sentence
     candidates: int = 64
     exact_below: int = 20_000  # below this many chunks, score every chunk exactly
 
@@ -111,7 +112,8 @@ class Retriever:
         accented = sum(1 for t in toks if t.norm != t.folded)
         ascii_tokens = sum(1 for t in toks if t.norm.isascii())
         ratio = accented / max(1, accented + ascii_tokens)
-        expanded = expand(question, self.vocab)
+        # casual shorthand spelled out; spelled-out phrases written as the documents abbreviate them
+        expanded = contract(expand(question, self.vocab), self.vocab, self.data.lexical.has_phrase)
         restored = self.restorer.restore(expanded)
         forms = [question] if restored == question else [question, restored]
         return Query(question, expanded, restored, self.embed(forms), ratio)
@@ -134,6 +136,19 @@ class Retriever:
         w_f = self.params.folded_weight * q.accent_ratio + (1.0 - q.accent_ratio)
         return np.asarray((1.0 - w_f) * norm + w_f * folded, dtype=np.float32)
 
+    def _best_sentence(self, cand: np.ndarray, q: Query) -> np.ndarray:
+        """Per candidate chunk, the highest cosine of one of its sentences."""
+        off = self.data.sentence_offsets
+        rows = np.concatenate([np.arange(off[c], off[c + 1]) for c in cand]) if len(cand) else np.zeros(0, int)
+        cos = (self.data.sentence_vectors[rows] @ q.vectors.T).max(axis=1)
+        counts = (off[cand + 1] - off[cand]).astype(int)
+        out = np.full(len(cand), -1.0, dtype=np.float32)
+        nonempty = counts > 0
+        if rows.size:
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            out[nonempty] = np.maximum.reduceat(cos, starts[nonempty])
+        return out
+
     def search(self, question: str, k: int = 5, query: Query | None = None) -> SearchResult:
         """Top-k chunks by fused score."""
         import time
@@ -146,6 +161,10 @@ class Retriever:
         if cand.size == 0:
             return SearchResult(q, [], {"embed": t1 - t0})
         dense = (self.data.chunk_vectors[cand] @ q.vectors.T).max(axis=1)
+        if self.params.sentence_weight > 0:
+            # a chunk is as relevant as its best sentence too: facts sit in one sentence of a long chunk
+            w = self.params.sentence_weight
+            dense = (1 - w) * dense + w * self._best_sentence(cand, q)
         lex = lex_all[cand]
         p = self.params
         fused = p.dense_weight * _z(dense) + p.lexical_weight * _z(lex)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from qa.text import nfc
+from qa.text import nfc, trim_span
 
 Span = tuple[int, int]
 
@@ -29,21 +29,13 @@ _LIST_MARKER = re.compile(r"(?:\d+|[ivxlcdm]+|[a-zđ])(?:\.\d+)*", re.IGNORECASE
 _SEPARATORS = (re.compile(r";(?=\s)"), re.compile(r",(?=\s)"), re.compile(r"\s+"))
 
 
-def _trim(text: str, a: int, b: int) -> Span:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
-
-
 def _paragraphs(text: str, start: int, end: int) -> list[Span]:
     out = []
     pos = start
     for m in _BLANK_LINE.finditer(text, start, end):
-        out.append(_trim(text, pos, m.start()))
+        out.append(trim_span(text, pos, m.start()))
         pos = m.end()
-    out.append(_trim(text, pos, end))
+    out.append(trim_span(text, pos, end))
     return [(a, b) for a, b in out if a < b]
 
 
@@ -95,11 +87,11 @@ def _split_paragraph(text: str, start: int, end: int) -> list[Span]:
         if m.start() < sent_start or not _is_boundary(text, m, sent_start, end):
             continue
         stop = m.start() if m.group() == "\n" else m.end()
-        a, b = _trim(text, sent_start, stop)
+        a, b = trim_span(text, sent_start, stop)
         if a < b:
             out.append((a, b))
         sent_start = m.end()
-    a, b = _trim(text, sent_start, end)
+    a, b = trim_span(text, sent_start, end)
     if a < b:
         out.append((a, b))
     return out
@@ -111,9 +103,9 @@ def _pieces(text: str, a: int, b: int, sep: re.Pattern[str]) -> list[Span]:
     pos = a
     for m in sep.finditer(text, a, b):
         cut = m.start() if m.group().isspace() else m.end()
-        out.append(_trim(text, pos, cut))
+        out.append(trim_span(text, pos, cut))
         pos = m.end()
-    out.append(_trim(text, pos, b))
+    out.append(trim_span(text, pos, b))
     return [(x, y) for x, y in out if x < y]
 
 

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -91,16 +93,39 @@ class QAService:
         }
 
     def example_questions(self, n: int = 4) -> list[str]:
-        """Questions made from the documents' own headings (short blocks without final punctuation)."""
-        out: list[str] = []
+        """Questions made from the documents themselves: about the people they name most, then headings.
+
+        >>> svc.example_questions(2)
+        ['Lê Văn Thành giữ chức vụ gì?', 'le van thanh giu chuc vu gi?']
+        """
+        from qa.text import fold
+
+        names: Counter[str] = Counter()
+        headings: list[str] = []
         for doc in self.data.documents.values():
             for s, e in doc.spans:
-                line = doc.text[s:e].strip()
+                block = doc.text[s:e]
+                for m in _PERSON.finditer(block):
+                    words = m.group().split()
+                    k = next((i for i, w in enumerate(words) if not w[0].isupper()), len(words))
+                    if k >= 3:  # family name + at least two given/middle names
+                        names[" ".join(words[:k])] += 1
+                line = block.strip()
                 if 12 <= len(line) <= 90 and "\n" not in line and line[-1] not in ".!?…:;,":
-                    q = line[0].upper() + line[1:] + " như thế nào?"
-                    if q not in out:
-                        out.append(q)
-        return out[:n]
+                    headings.append(line[0].upper() + line[1:] + " như thế nào?")
+        people = [f"{name} giữ chức vụ gì?" for name, _ in names.most_common(2)]
+        out = people[:1] + headings[:1] + people[1:2]
+        if people:  # show off typing without diacritics
+            out.append(fold(people[0]))
+        out += headings[1:]
+        return list(dict.fromkeys(out))[:n]
+
+
+# A Vietnamese full name: a common family name followed by one to three capitalised syllables.
+_PERSON = re.compile(
+    r"\b(?:Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Phan|Vũ|Võ|Đặng|Bùi|Đỗ|Hồ|Ngô|Dương|Lý|Đinh|Trương|Mai|Trịnh)"
+    r"(?: \w+){1,3}"
+)
 
 
 def _log_default(msg: str) -> None:

@@ -108,3 +108,12 @@ def tokenize(text: str) -> list[Token]:
 def terms(text: str, folded: bool = False) -> list[str]:
     """Normalized (or folded) syllables of a text, in order."""
     return [t.folded if folded else t.norm for t in tokenize(text)]
+
+
+def trim_span(text: str, a: int, b: int) -> tuple[int, int]:
+    """Shrink [a, b) past surrounding whitespace: `trim_span("  ab ", 0, 5) == (2, 4)`."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b

@@ -1,0 +1,50 @@
+"""What kind of answer a question wants, and whether a sentence has one (a cheap, classic QA cue).
+
+>>> expected_type("Ai chủ trì hội nghị?"), expected_type("bao nhieu dai bieu du hoi nghi")
+('person', 'number')
+>>> has_type("Đồng chí Lê Văn Thành chủ trì hội nghị.", "person")
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.text import fold
+
+# Folded question cues (checked on the folded question, so unaccented typing works too), in priority order.
+_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("date", re.compile(r"\b(khi nao|bao gio|ngay nao|ngay may|nam nao|thang nao|when|what date|which year)\b")),
+    ("number", re.compile(r"\b(bao nhieu|may|how many|how much|what percentage|ty le)\b")),
+    ("place", re.compile(r"\b(o dau|tai dau|noi nao|where)\b")),
+    ("person", re.compile(r"(^|\s)(ai|nguoi nao|who|whom)\b|\bla ai\b")),
+)
+_FAMILY = (
+    "Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Phan|Vũ|Võ|Đặng|Bùi|Đỗ|Hồ|Ngô|Dương|Lý|Đinh|Trương|Mai|Trịnh|Đoàn|Lưu|Cao"
+)
+_PERSON = re.compile(rf"\b(?:{_FAMILY}) [^\W\d_]+ [^\W\d_]+")
+_DATE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b(?:ngày|tháng|năm) \d{1,4}\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d")
+_PLACE = re.compile(r"\b(?:tại|ở) [A-ZĐÀ-Ỵ]")
+
+
+def expected_type(question: str) -> str | None:
+    """'person', 'number', 'date', 'place' or None."""
+    q = fold(question)
+    for name, pat in _CUES:
+        if pat.search(q):
+            return name
+    return None
+
+
+def has_type(sentence: str, kind: str | None) -> bool:
+    """True when the sentence contains something of the wanted kind."""
+    if kind == "person":
+        return any(all(w[0].isupper() for w in m.group().split()) for m in _PERSON.finditer(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    if kind == "place":
+        return bool(_PLACE.search(sentence))
+    return False
