@@ -164,3 +164,15 @@ def test_seed_chunks_cover_the_article(tmp_path: Path, fake_encoder) -> None:
     for c in svc.data.chunks:
         assert text[c.start:c.end] == c.text
     assert svc.ask("bi thu thanh uy la ai").passages
+
+
+def test_sentence_scoring_prefers_the_wanted_answer_type(tmp_path: Path, fake_encoder) -> None:
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "a.txt").write_text(
+        "Hội nghị tổng kết có nhiều ý kiến phát biểu sôi nổi. "
+        "Ông Trần Văn Nam phát biểu tại hội nghị. Hội nghị kết thúc lúc chiều.", encoding="utf-8")
+    build_index(docs, tmp_path / "i", fake_encoder)
+    r = Retriever(load_index(tmp_path / "i"), fake_encoder)
+    ans = Answerer(r, AnswerParams(min_confidence=0.0, min_confidence_plain=0.0)).ask("Ai phát biểu tại hội nghị tổng kết?")
+    assert ans.answer is not None and ans.answer.text == "Ông Trần Văn Nam phát biểu tại hội nghị."

@@ -40,3 +40,32 @@ def test_casual_expansion_respects_document_vocabulary() -> None:
     assert expand("ctich ubnd tp la ai", vocab={"ubnd"}) == "chủ tịch ubnd thành phố la ai"
     # a shorthand the documents themselves use stays verbatim
     assert expand("NQ 18 TW nói về cái j", vocab={"tw"}) == "nghị quyết 18 TW nói về cái gì"
+
+
+def test_contract_uses_the_documents_abbreviation_only_when_they_lack_the_phrase() -> None:
+    from qa.casual import contract
+
+    q = "Ai lãnh đạo ủy ban nhân dân thành phố?"
+    assert contract(q, {"ubnd"}, lambda phrase: False) == "Ai lãnh đạo UBND thành phố?"
+    assert contract(q, {"ubnd"}, lambda phrase: True) == q  # the documents spell it out: keep it
+    assert contract("uy ban nhan dan", {"ubnd"}, lambda phrase: False) == "UBND"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [("Ai chủ trì hội nghị?", "person"), ("bao nhieu dai bieu", "number"), ("Hội nghị diễn ra khi nào?", "date"),
+     ("Hội nghị tổ chức ở đâu?", "place"), ("How many delegates?", "number"), ("Tinh thần chỉ đạo là gì?", None)],
+)
+def test_expected_answer_type(question: str, kind: str | None) -> None:
+    from qa.answertype import expected_type
+
+    assert expected_type(question) == kind
+
+
+def test_sentence_has_answer_type() -> None:
+    from qa.answertype import has_type
+
+    assert has_type("Đồng chí Lê Văn Thành phát biểu.", "person")
+    assert not has_type("Đồng chí bí thư phát biểu.", "person")
+    assert has_type("Ngày 15/1, tại Cung Văn hóa", "date") and has_type("Ngày 15/1, tại Cung Văn hóa", "place")
+    assert has_type("gần 1000 đại biểu", "number") and not has_type("nhiều đại biểu", "number")
