@@ -6,7 +6,8 @@ Each round times, back to back on one loaded model: `SentenceTransformer.encode_
 chunk texts (the floor any pipeline pays), then a full `build_index` with sentence vectors encoded
 separately (the default) and pooled from the chunk pass (QA_SENTENCE_VECTORS=pooled). Medians over
 the rounds; the ratio is build throughput / raw throughput (≥ 0.9 is the target). `--copies N`
-indexes N variants of each document (paragraphs rotated) for a bigger, less noisy corpus.
+indexes N variants of each document (every sentence marked with its copy number) for a bigger,
+less noisy corpus.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ MODES = ("separate", "pooled")
 
 
 def make_corpus(src: Path, copies: int, dest: Path) -> Path:
-    """`copies` variants of each document, paragraphs rotated so chunks differ between copies."""
+    """`copies` variants of each document whose sentences all differ (a copy number in each), so
+    neither chunks nor sentences repeat across copies (the build encodes a repeated sentence once)."""
     if copies <= 1:
         return src
     dest.mkdir(parents=True, exist_ok=True)
@@ -41,8 +43,8 @@ def make_corpus(src: Path, copies: int, dest: Path) -> Path:
             continue
         paras = [x for x in p.read_text(encoding="utf-8").split("\n") if x.strip()]
         for i in range(copies):
-            k = (i * max(1, len(paras) // copies)) % max(1, len(paras))
-            (dest / f"{p.stem}-{i:03d}{p.suffix}").write_text("\n".join(paras[k:] + paras[:k]), encoding="utf-8")
+            marked = [f"Bản {i}: " + x.replace(". ", f". Theo bản {i}, ") for x in paras]
+            (dest / f"{p.stem}-{i:03d}{p.suffix}").write_text("\n".join(marked), encoding="utf-8")
     return dest
 
 

@@ -11,11 +11,12 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.answertype import expected_type, has_type
 from qa.retrieval import Query, Retriever
 from qa.schema import Answer, AnswerSpan, Highlight, Passage
-from qa.text import tokenize
+from qa.text import Token, tokenize
 
 # Question words and particles: matching them is no evidence (and highlighting them is noise).
 STOPWORDS = frozenset(
@@ -27,9 +28,15 @@ STOPWORDS = frozenset(
 FOLDED_STOP = frozenset(t.folded for w in STOPWORDS for t in tokenize(w))
 
 
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[Token, ...]:
+    """Tokens of a chunk or sentence; cached because the same passages come back on every ask."""
+    return tuple(tokenize(text))
+
+
 def _bigrams(text: str) -> set[str]:
     """Folded syllable bigrams of content words: `_bigrams("Hà Nội là") == {'ha_noi'}`."""
-    toks = [t.folded for t in tokenize(text)]
+    toks = [t.folded for t in _tokens(text)]
     return {a + "_" + b for a, b in zip(toks, toks[1:], strict=False)
             if a not in FOLDED_STOP and b not in FOLDED_STOP}
 
@@ -87,7 +94,7 @@ class Answerer:
     def _coverage(self, text: str, qterms: dict[str, float]) -> float:
         if not qterms:
             return 0.0
-        present = {t.folded for t in tokenize(text)}
+        present = {t.folded for t in _tokens(text)}
         return sum(w for t, w in qterms.items() if t in present) / sum(qterms.values())
 
     def ask(self, question: str, top_k: int = 5) -> Answer:
@@ -169,7 +176,7 @@ class Answerer:
         # an accented question word matches only its own spelling; an unaccented one any accents
         accented = {t.norm for t in tokenize(q.expanded) if t.norm != t.folded}
         folded_ok = {t.folded for t in tokenize(q.expanded) if t.norm == t.folded}
-        for t in tokenize(c.text):
+        for t in _tokens(c.text):
             if t.folded in qterms and (t.norm in accented or t.folded in folded_ok):
                 hl.append(Highlight(c.start + t.start, c.start + t.end, "term"))
         hl.sort(key=lambda h: (h.start, h.label != "answer"))

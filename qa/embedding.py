@@ -174,10 +174,10 @@ class SentenceTransformerEncoder:
         span_vecs: list[np.ndarray] = []
         redo: list[tuple[int, int, str]] = []  # (text, span index, span text) to encode on its own
         for i, (out, (text, spans)) in enumerate(zip(outs, normed, strict=True)):
-            docs[i] = out["sentence_embedding"].float().numpy()
+            docs[i] = out["sentence_embedding"].float().cpu().numpy()
             n = int(out["attention_mask"].sum())
             offs = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
-            tok = out["token_embeddings"][:n].float().numpy()
+            tok = out["token_embeddings"][:n].float().cpu().numpy()
             vecs = np.zeros((len(spans), self.dimension), np.float32)
             real = offs[:, 1] > offs[:, 0]  # special tokens have empty offsets
             seen_to = int(offs[real, 1].max()) if len(offs) == n and real.any() else -1

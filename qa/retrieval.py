@@ -71,6 +71,10 @@ class QueryEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def __call__(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:

