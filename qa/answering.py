@@ -28,6 +28,12 @@ STOPWORDS = frozenset(
 FOLDED_STOP = frozenset(t.folded for w in STOPWORDS for t in tokenize(w))
 
 
+def _content(t: Token) -> bool:
+    """A question word worth matching: not a stopword, not a lone letter."""
+    stop = t.norm in STOPWORDS or (t.norm == t.folded and t.folded in FOLDED_STOP)
+    return not stop and (len(t.folded) > 1 or t.folded.isdigit())
+
+
 @lru_cache(maxsize=16384)
 def _tokens(text: str) -> tuple[Token, ...]:
     """Tokens of a chunk or sentence; cached because the same passages come back on every ask."""
@@ -79,8 +85,12 @@ class Answerer:
         "Chủ tịch UBND Hà Nội" is not fully covered by a passage about Hải Phòng. For a question in
         another language unknown words carry no weight: the dense side judges it.
         """
-        toks = [t for t in tokenize(q.expanded)
-                if t.folded not in FOLDED_STOP and (len(t.folded) > 1 or t.folded.isdigit())]
+        # stopwords are judged on the restored spelling (folded "bi" is "bị", a stopword, or "bí", not)
+        # and on the spelling as typed ("the" must not become a content word "thể")
+        typed, restored = tokenize(q.expanded), tokenize(q.restored)
+        if len(typed) != len(restored):
+            restored = typed
+        toks = [r for t, r in zip(typed, restored, strict=True) if t.norm not in STOPWORDS and _content(r)]
         known = [t for t in toks if t.folded in self.idf]
         vietnamese = q.accent_ratio > 0 or len(known) >= 0.6 * max(1, len(toks))
         out: dict[str, float] = {}

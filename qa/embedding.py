@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,7 +108,8 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            self.model: Any = SentenceTransformer(path, device=device or "cpu")
+            with _quiet_transformers():
+                self.model: Any = SentenceTransformer(path, device=device or "cpu")
         except Exception as e:  # the library raises many types (OSError, HTTP errors, ValueError)
             hint = (
                 "this machine cannot reach the model hub; use the embedded default (unset QA_MODEL) "
@@ -195,6 +198,24 @@ class SentenceTransformerEncoder:
             for (i, j, _), v in zip(redo, again, strict=True):
                 span_vecs[i][j] = v
         return docs, span_vecs
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Hide transformers' per-load progress bar and config chatter (our CLI prints its own progress)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        yield
+        return
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        hf_logging.enable_progress_bar()
 
 
 def model_path(model_id: str) -> tuple[str, str]:

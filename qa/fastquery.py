@@ -28,6 +28,7 @@ from qa.embedding import (
     DEFAULT_MODEL,
     Encoder,
     Span,
+    _quiet_transformers,
     encode_with_spans,
     load_encoder,
     profile_for,
@@ -143,7 +144,8 @@ class TracedQueryEncoder:
         self._module: Any = None
         self.reason = ""
         try:
-            self._module = self._trace()
+            with _quiet_transformers():
+                self._module = self._trace()
         except Exception as e:  # tracing can fail in many ways (unsupported ops, torch versions)
             self.reason = f"{e.__class__.__name__}: {str(e)[:200]}"
             self._module = None
