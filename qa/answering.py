@@ -138,7 +138,8 @@ class Answerer:
                 scored.append((score, hit.chunk_id, j))
                 if best is None or score > best[0]:
                     best = (score, hit.chunk_id, j, float(cos[j]))
-        confidence, threshold = self.confidence(q, qterms, max_cos, hits)
+        evidence_chunk = best[1] if best is not None else (hits[0].chunk_id if hits else -1)
+        confidence, threshold = self.confidence(q, qterms, max_cos, evidence_chunk)
         answer_span: AnswerSpan | None = None
         answer_ranges: list[tuple[str, int, int]] = []
         if best is not None and confidence >= threshold:
@@ -157,19 +158,19 @@ class Answerer:
         timings = dict(result.timings, total=time.perf_counter() - t0)
         return Answer(question, answer_span, passages, confidence, timings)
 
-    def confidence(self, q: Query, qterms: dict[str, float], max_cos: float, hits: list) -> tuple[float, float]:
+    def confidence(self, q: Query, qterms: dict[str, float], max_cos: float, chunk_id: int) -> tuple[float, float]:
         """(evidence, threshold): the best sentence cosine, plus for a question typed with diacritics
-        how much of its words and word pairs the top passage covers.
+        how much of its words and word pairs the answer's passage covers.
 
         Term coverage only means something for Vietnamese typed with marks: for English or unaccented
         questions (restored or shorthand words) it is noisy, so they are judged by the cosine alone.
         """
-        if not hits:
+        if chunk_id < 0:
             return 0.0, self.params.min_confidence
         p = self.params
         if q.accent_ratio < 0.5:
             return max_cos, p.min_confidence_plain
-        text = self.retriever.data.chunks[hits[0].chunk_id].text
+        text = self.retriever.data.chunks[chunk_id].text
         cov = self._coverage(text, qterms) if qterms else 0.0
         qb = _bigrams(q.restored)
         bigram_cov = len(qb & _bigrams(text)) / len(qb) if qb else 0.0
