@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import rss_mb  # noqa: E402
 from qa.chunking import chunk_document  # noqa: E402
 from qa.documents import load_documents  # noqa: E402
 from qa.text import nfc  # noqa: E402
@@ -31,12 +32,6 @@ from qa.text import nfc  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -52,7 +47,7 @@ def main() -> None:
     questions = [it["question"] for it in json.loads((REPO / "tests/data/seed_dev.json").read_text("utf-8"))]
     with tempfile.TemporaryDirectory(prefix="qa-bench-model-") as tmp:
         os.environ["QA_MODEL_CACHE"] = tmp
-        from qa.convert import prepare_default_model
+        from qa.modelcache import prepare_default_model
 
         t0 = time.perf_counter()
         path = prepare_default_model()

@@ -141,7 +141,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     if args.action == "prepare":
         if resolve_model_id(args.model) != DEFAULT_MODEL:
             raise QAError("`qa model prepare` converts the embedded default model; unset QA_MODEL/--model")
-        from qa.convert import prepare_default_model
+        from qa.modelcache import prepare_default_model
 
         path = prepare_default_model(force=args.force, log=lambda m: print(m, file=sys.stderr))
         print(f"prepared: {path}")

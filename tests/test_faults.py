@@ -282,7 +282,8 @@ def test_real_disk_full_keeps_previous_index(site: tuple[Path, Path], where: str
 @pytest.fixture(scope="module")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """One real conversion per session into a private QA_MODEL_CACHE: (model dir, weights sha256)."""
-    from qa.convert import file_sha256, prepare_default_model
+    from qa.convert import file_sha256
+    from qa.modelcache import prepare_default_model
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QA_MODEL_CACHE", str(tmp_path_factory.mktemp("models")))
@@ -304,8 +305,9 @@ def _garbage_marker(p: Path) -> None:
 ], ids=["truncated-weights", "corrupted-weights", "no-marker", "bad-marker", "missing-tokenizer"])
 def test_damaged_model_cache_is_reconverted(model_cache: tuple[Path, str],
                                             damage: Callable[[Path], Any]) -> None:
-    from qa.convert import file_sha256, is_prepared
+    from qa.convert import file_sha256
     from qa.embedding import DEFAULT_MODEL, model_path
+    from qa.modelcache import is_prepared
 
     path, digest = model_cache
     damage(path)
@@ -319,7 +321,7 @@ def test_damaged_model_cache_is_reconverted(model_cache: tuple[Path, str],
 
 @pytest.mark.model
 def test_model_cache_leftovers_ignored(model_cache: tuple[Path, str]) -> None:
-    from qa.convert import prepare_default_model
+    from qa.modelcache import prepare_default_model
 
     path, _ = model_cache
     fresh = path.parent / f".tmp-{path.name}-killed"  # a conversion killed half-way, just now

@@ -57,7 +57,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_converted_model_loads_from_the_cache(encoder, cache: Path) -> None:
-    from qa.convert import default_model_dir, is_prepared
+    from qa.modelcache import default_model_dir, is_prepared
 
     assert (encoder.name, encoder.dimension, encoder.profile) == ("default", 384, "e5")
     assert default_model_dir().parent == cache and is_prepared(default_model_dir())
@@ -101,7 +101,7 @@ def test_right_sentence_ranks_first(encoder, capsys: pytest.CaptureFixture[str])
 
 
 def _convert_into(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
-    from qa.convert import is_prepared, prepare_default_model
+    from qa.modelcache import is_prepared, prepare_default_model
 
     monkeypatch.setenv("QA_MODEL_CACHE", str(root))
     logs: list[str] = []
@@ -112,7 +112,7 @@ def _convert_into(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, li
 
 def test_leftover_temporary_folder_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   encoder) -> None:
-    from qa.convert import default_model_dir
+    from qa.modelcache import default_model_dir
 
     monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path))
     dest = default_model_dir()
@@ -128,7 +128,7 @@ def test_leftover_temporary_folder_is_not_loaded(tmp_path: Path, monkeypatch: py
 
 def test_truncated_weights_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder,
                                         cache: Path) -> None:
-    from qa.convert import default_model_dir, is_prepared, prepare_default_model
+    from qa.modelcache import default_model_dir, is_prepared, prepare_default_model
 
     good = default_model_dir()  # the module's converted copy
     size = (good / "model.safetensors").stat().st_size
