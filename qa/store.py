@@ -132,6 +132,28 @@ def save_index(data: IndexData, live: Path) -> None:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     data.manifest = json.loads((live / "manifest.json").read_text("utf-8"))
+    collect_leftovers(live)
+
+
+def collect_leftovers(live: Path, older_than_s: float = 3600.0) -> list[Path]:
+    """Remove folders left by killed builds (`.index.new-*`) and finished swaps (`.index.old-*`).
+
+    Only folders older than `older_than_s` go (a younger one may belong to a build running right
+    now), and `.old-*` only while a live index exists (it is the recovery copy otherwise).
+    """
+    import time
+
+    removed = []
+    patterns = [f".{live.name}.new-*"] + ([f".{live.name}.old-*"] if (live / "manifest.json").is_file() else [])
+    for pattern in patterns:
+        for p in live.parent.glob(pattern):
+            try:
+                if time.time() - p.stat().st_mtime > older_than_s:
+                    shutil.rmtree(p)
+                    removed.append(p)
+            except OSError:
+                pass
+    return removed
 
 
 def _recover(live: Path) -> None:

@@ -177,3 +177,19 @@ def test_sentence_scoring_prefers_the_wanted_answer_type(tmp_path: Path, fake_en
     answerer = Answerer(r, AnswerParams(min_confidence=0.0, min_confidence_plain=0.0))
     ans = answerer.ask("Ai phát biểu tại hội nghị tổng kết?")
     assert ans.answer is not None and ans.answer.text == "Ông Trần Văn Nam phát biểu tại hội nghị."
+
+
+def test_old_leftover_build_folders_are_collected(small_docs: Path, tmp_path: Path, fake_encoder) -> None:
+    import os
+    import time
+
+    idx = tmp_path / "index"
+    stale, fresh = tmp_path / ".index.new-dead", tmp_path / ".index.new-running"
+    for d in (stale, fresh):
+        d.mkdir()
+        (d / "chunk_vectors.npy").write_bytes(b"x" * 10)
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    build_index(small_docs, idx, fake_encoder)
+    assert not stale.exists() and fresh.exists()  # a young folder may be a build in progress
+    assert load_index(idx).manifest["counts"]["documents"] == 3
