@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -32,6 +33,23 @@ def _content(t: Token) -> bool:
     """A question word worth matching: not a stopword, not a lone letter."""
     stop = t.norm in STOPWORDS or (t.norm == t.folded and t.folded in FOLDED_STOP)
     return not stop and (len(t.folded) > 1 or t.folded.isdigit())
+
+
+Spellings = tuple[frozenset[str], frozenset[str]]  # (accented words as typed, unaccented words folded)
+
+
+def question_spellings(question: str, content_only: bool = True) -> Spellings:
+    """How question words may match: an accented word only as spelled, an unaccented one with any accents."""
+    words = [t for t in tokenize(question) if not content_only or (t.norm not in STOPWORDS and _content(t))]
+    return (frozenset(t.norm for t in words if t.norm != t.folded),
+            frozenset(t.folded for t in words if t.norm == t.folded))
+
+
+def term_highlights(text: str, base: int, spellings: Spellings, keep: Container[str] | None = None) -> list[Highlight]:
+    """'term' highlights (offsets + base) of the words of `text` matching the question's spellings."""
+    accented, folded_ok = spellings
+    return [Highlight(base + t.start, base + t.end, "term") for t in _tokens(text)
+            if (keep is None or t.folded in keep) and (t.norm in accented or t.folded in folded_ok)]
 
 
 @lru_cache(maxsize=16384)
@@ -154,7 +172,9 @@ class Answerer:
             doc_text = data.documents[chunk.doc_id].text
             answer_span = AnswerSpan(doc_text[s:e], chunk.doc_id, s, e, round(confidence, 4))
             answer_ranges.append((chunk.doc_id, s, e))
-        passages = tuple(self._passage(h.chunk_id, h.score, q, qterms, answer_ranges) for h in hits[:top_k])
+        spellings = question_spellings(q.expanded, content_only=False)  # qterms already dropped stopwords
+        passages = tuple(self._passage(h.chunk_id, h.score, spellings, qterms, answer_ranges)
+                         for h in hits[:top_k])
         timings = dict(result.timings, total=time.perf_counter() - t0)
         return Answer(question, answer_span, passages, confidence, timings)
 
@@ -176,7 +196,7 @@ class Answerer:
         bigram_cov = len(qb & _bigrams(text)) / len(qb) if qb else 0.0
         return max_cos + p.coverage_weight * cov + p.bigram_weight * bigram_cov, p.min_confidence
 
-    def _passage(self, cid: int, score: float, q: Query, qterms: dict[str, float],
+    def _passage(self, cid: int, score: float, spellings: Spellings, qterms: dict[str, float],
                  answers: list[tuple[str, int, int]]) -> Passage:
         data = self.retriever.data
         c = data.chunks[cid]
@@ -184,11 +204,6 @@ class Answerer:
         for doc, s, e in answers:
             if doc == c.doc_id and s < c.end and e > c.start:
                 hl.append(Highlight(max(s, c.start), min(e, c.end), "answer"))
-        # an accented question word matches only its own spelling; an unaccented one any accents
-        accented = {t.norm for t in tokenize(q.expanded) if t.norm != t.folded}
-        folded_ok = {t.folded for t in tokenize(q.expanded) if t.norm == t.folded}
-        for t in _tokens(c.text):
-            if t.folded in qterms and (t.norm in accented or t.folded in folded_ok):
-                hl.append(Highlight(c.start + t.start, c.start + t.end, "term"))
+        hl += term_highlights(c.text, c.start, spellings, keep=qterms)
         hl.sort(key=lambda h: (h.start, h.label != "answer"))
         return Passage(c.doc_id, c.title, c.text, c.start, c.end, score, tuple(hl))

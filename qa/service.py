@@ -18,7 +18,7 @@ from typing import Any
 
 from qa.answering import Answerer
 from qa.embedding import Encoder, load_encoder, resolve_model_id
-from qa.errors import IndexCorruptError, IndexMissingError, QAError
+from qa.errors import IndexCorruptError, IndexMissingError, InputError, QAError
 from qa.indexer import build_index, model_fingerprint, staleness, update_index
 from qa.inputs import clean_question
 from qa.retrieval import Retriever
@@ -71,8 +71,6 @@ class QAService:
         """Validate the question (InputError for bad input) and answer it."""
         text = clean_question(question)
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50:
-            from qa.errors import InputError
-
             raise InputError(f"top_k must be an integer from 1 to 50, got {top_k!r}",
                              "Số đoạn trả về (top_k) phải là số nguyên từ 1 đến 50.")
         return self.answerer.ask(text, top_k=top_k)

@@ -106,19 +106,10 @@ def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
 
 
 def question_terms(text: str, question: str) -> list[Highlight]:
-    """Term highlights of `question`'s content words in `text`, by the rule the answerer uses for passages.
+    """Term highlights of `question`'s content words in `text`, by the rule the answerer uses for passages."""
+    from qa.answering import question_spellings, term_highlights
 
-    An accented question word matches only its own spelling; an unaccented one matches any accents.
-    """
-    from qa.answering import FOLDED_STOP
-    from qa.text import tokenize
-
-    words = [t for t in tokenize(question)
-             if t.folded not in FOLDED_STOP and (len(t.folded) > 1 or t.folded.isdigit())]
-    accented = {t.norm for t in words if t.norm != t.folded}
-    folded_ok = {t.folded for t in words if t.norm == t.folded}
-    return [Highlight(t.start, t.end, "term") for t in tokenize(text)
-            if t.norm in accented or t.folded in folded_ok]
+    return term_highlights(text, 0, question_spellings(question))
 
 
 def doc_href(doc: str, start: int, end: int, answer: tuple[int, int] | None = None,
