@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.answertype import expected_type, has_type
+from qa.evidence import missing_evidence
 from qa.retrieval import Query, Retriever
 from qa.schema import Answer, AnswerSpan, Highlight, Passage
 from qa.text import Token, tokenize
@@ -58,13 +59,6 @@ def _tokens(text: str) -> tuple[Token, ...]:
     return tuple(tokenize(text))
 
 
-def _bigrams(text: str) -> set[str]:
-    """Folded syllable bigrams of content words: `_bigrams("Hà Nội là") == {'ha_noi'}`."""
-    toks = [t.folded for t in _tokens(text)]
-    return {a + "_" + b for a, b in zip(toks, toks[1:], strict=False)
-            if a not in FOLDED_STOP and b not in FOLDED_STOP}
-
-
 @dataclass(frozen=True)
 class AnswerParams:
     """Tuned on tests/data/seed_dev.json; `min_confidence` is the abstention threshold."""
@@ -72,13 +66,12 @@ class AnswerParams:
     passages_considered: int = 3
     sentence_dense_weight: float = 1.0
     sentence_lexical_weight: float = 0.2
-    passage_weight: float = 0.1
-    min_confidence: float = 1.0  # for questions typed with diacritics (cosine + coverage)
-    min_confidence_plain: float = 0.79  # for English / unaccented questions (cosine alone)
-    coverage_weight: float = 0.2
-    bigram_weight: float = 0.04
+    passage_weight: float = 0.05
+    min_confidence: float = 0.87  # for Vietnamese questions (cosine + coverage)
+    min_confidence_plain: float = 0.79  # for questions in another language (cosine alone)
+    coverage_weight: float = 0.05
     second_sentence_margin: float = 0.02
-    type_weight: float = 0.1  # bonus for a sentence holding the wanted kind of answer (qa.answertype)
+    type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answertype)
 
 
 class Answerer:
@@ -96,8 +89,8 @@ class Answerer:
         self.idf = {t: math.log(1 + n / (1 + f)) for t, f in df.items()}
         self.default_idf = math.log(1 + n)
 
-    def _question_terms(self, q: Query) -> dict[str, float]:
-        """Folded content syllables of the (expanded) question with their IDF.
+    def _question_terms(self, q: Query) -> tuple[dict[str, float], bool]:
+        """Folded content syllables of the (expanded) question with their IDF, and whether it is Vietnamese.
 
         For a Vietnamese question, a word the documents never use counts with the highest IDF, so
         "Chủ tịch UBND Hà Nội" is not fully covered by a passage about Hải Phòng. For a question in
@@ -117,7 +110,7 @@ class Answerer:
                 out[t.folded] = self.idf[t.folded]
             elif vietnamese:
                 out[t.folded] = self.default_idf
-        return out
+        return out, vietnamese
 
     def _coverage(self, text: str, qterms: dict[str, float]) -> float:
         if not qterms:
@@ -131,8 +124,8 @@ class Answerer:
         result = r.search(question, k=max(top_k, self.params.passages_considered))
         q, hits = result.query, result.hits
         data = r.data
-        qterms = self._question_terms(q)
-        qtype = expected_type(q.expanded)
+        qterms, vietnamese = self._question_terms(q)
+        qtype = expected_type(q.restored)  # restored: "bo may" is "bộ máy", not "mấy"
         # sentence candidates in the top passages
         best: tuple[float, int, int, float] | None = None  # score, chunk, sentence index, dense cos
         max_cos = 0.0
@@ -157,44 +150,63 @@ class Answerer:
                 if best is None or score > best[0]:
                     best = (score, hit.chunk_id, j, float(cos[j]))
         evidence_chunk = best[1] if best is not None else (hits[0].chunk_id if hits else -1)
-        confidence, threshold = self.confidence(q, qterms, max_cos, evidence_chunk)
+        confidence, threshold = self.confidence(qterms, vietnamese, max_cos, evidence_chunk)
         answer_span: AnswerSpan | None = None
         answer_ranges: list[tuple[str, int, int]] = []
         if best is not None and confidence >= threshold:
+            if qtype is not None:
+                # among near ties, a sentence holding the wanted kind of answer wins
+                ties = [t for t in scored if t[0] >= best[0] - p.second_sentence_margin
+                        and self._has_type(t[1], t[2], qtype)]
+                if ties and not self._has_type(best[1], best[2], qtype):
+                    top = max(ties)
+                    best = (top[0], top[1], top[2], best[3])
             _, cid, j, _ = best
             chunk = data.chunks[cid]
             s, e = chunk.sentences[j]
-            # a directly adjacent sentence scoring almost as well joins the answer (multi-part questions)
+            doc_text = data.documents[chunk.doc_id].text
+            typed = qtype is not None and has_type(doc_text[s:e], qtype)
+            # a directly adjacent sentence scoring almost as well joins the answer (multi-part questions),
+            # unless the answer holds the wanted kind of answer (a name, a date) and the neighbour does not
             for score, cid2, j2 in scored:
                 if cid2 == cid and abs(j2 - j) == 1 and score >= best[0] - p.second_sentence_margin:
                     s2, e2 = chunk.sentences[j2]
-                    s, e = min(s, s2), max(e, e2)
-            doc_text = data.documents[chunk.doc_id].text
-            answer_span = AnswerSpan(doc_text[s:e], chunk.doc_id, s, e, round(confidence, 4))
-            answer_ranges.append((chunk.doc_id, s, e))
+                    if not typed or has_type(doc_text[s2:e2], qtype):
+                        s, e = min(s, s2), max(e, e2)
+            lacking = missing_evidence(q.restored, doc_text[s:e], chunk.text, data.lexical.has_phrase,
+                                       vietnamese=vietnamese)
+            if lacking is None:
+                answer_span = AnswerSpan(doc_text[s:e], chunk.doc_id, s, e, round(confidence, 4))
+                answer_ranges.append((chunk.doc_id, s, e))
         spellings = question_spellings(q.expanded, content_only=False)  # qterms already dropped stopwords
-        passages = tuple(self._passage(h.chunk_id, h.score, spellings, qterms, answer_ranges)
-                         for h in hits[:top_k])
+        shown = hits[:top_k]
+        if answer_span is not None and best is not None:
+            # the passage holding the answer comes first: sentence evidence (cosine, coverage, answer
+            # type) outranks the passage fusion, and the user reads the answer in its context
+            shown = sorted(shown, key=lambda h: h.chunk_id != best[1])
+        passages = tuple(self._passage(h.chunk_id, h.score, spellings, qterms, answer_ranges) for h in shown)
         timings = dict(result.timings, total=time.perf_counter() - t0)
         return Answer(question, answer_span, passages, confidence, timings)
 
-    def confidence(self, q: Query, qterms: dict[str, float], max_cos: float, chunk_id: int) -> tuple[float, float]:
-        """(evidence, threshold): the best sentence cosine, plus for a question typed with diacritics
-        how much of its words and word pairs the answer's passage covers.
+    def _has_type(self, chunk_id: int, j: int, kind: str) -> bool:
+        c = self.retriever.data.chunks[chunk_id]
+        s, e = c.sentences[j]
+        return has_type(self.retriever.data.documents[c.doc_id].text[s:e], kind)
 
-        Term coverage only means something for Vietnamese typed with marks: for English or unaccented
-        questions (restored or shorthand words) it is noisy, so they are judged by the cosine alone.
+    def confidence(self, qterms: dict[str, float], vietnamese: bool, max_cos: float,
+                   chunk_id: int) -> tuple[float, float]:
+        """(evidence, threshold): the best sentence cosine, plus for a Vietnamese question (with or
+        without diacritics: terms are compared folded) how much of its words the answer's passage covers.
+
+        A question in another language is judged by the cosine alone: its words are not the documents'.
         """
-        if chunk_id < 0:
-            return 0.0, self.params.min_confidence
         p = self.params
-        if q.accent_ratio < 0.5:
+        if chunk_id < 0:
+            return 0.0, p.min_confidence
+        if not vietnamese:
             return max_cos, p.min_confidence_plain
-        text = self.retriever.data.chunks[chunk_id].text
-        cov = self._coverage(text, qterms) if qterms else 0.0
-        qb = _bigrams(q.restored)
-        bigram_cov = len(qb & _bigrams(text)) / len(qb) if qb else 0.0
-        return max_cos + p.coverage_weight * cov + p.bigram_weight * bigram_cov, p.min_confidence
+        cov = self._coverage(self.retriever.data.chunks[chunk_id].text, qterms) if qterms else 0.0
+        return max_cos + p.coverage_weight * cov, p.min_confidence
 
     def _passage(self, cid: int, score: float, spellings: Spellings, qterms: dict[str, float],
                  answers: list[tuple[str, int, int]]) -> Passage:

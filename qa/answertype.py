@@ -14,11 +14,14 @@ from qa.text import fold
 
 # Folded question cues (checked on the folded question, so unaccented typing works too), in priority order.
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("date", re.compile(r"\b(khi nao|bao gio|ngay nao|ngay may|nam nao|thang nao|when|what date|which year)\b")),
-    ("number", re.compile(r"\b(bao nhieu|may|how many|how much|what percentage|ty le)\b")),
-    ("place", re.compile(r"\b(o dau|tai dau|noi nao|where)\b")),
-    ("person", re.compile(r"(^|\s)(ai|nguoi nao|who|whom)\b|\bla ai\b")),
+    # English cue words only open a question: "the spirit ... when carrying out" asks no date
+    ("date", re.compile(r"\b(khi nao|bao gio|ngay nao|ngay may|nam nao|thang nao|what date|which year)\b|^when\b")),
+    ("number", re.compile(r"\b(bao nhieu|how many|how much|what percentage|ty le)\b")),
+    ("place", re.compile(r"\b(o dau|tai dau|noi nao)\b|^where\b")),
+    ("person", re.compile(r"(^|\s)(ai|nguoi nao)\b|\bla ai\b|^(who|whom)\b")),
 )
+# "mấy" only with its marks: folded "may" is also "máy" (bộ máy, máy móc)
+_MAY = re.compile(r"(?<!\w)mấy(?!\w)")
 _FAMILY = (
     "Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Phan|Vũ|Võ|Đặng|Bùi|Đỗ|Hồ|Ngô|Dương|Lý|Đinh|Trương|Mai|Trịnh|Đoàn|Lưu|Cao"
 )
@@ -33,6 +36,8 @@ def expected_type(question: str) -> str | None:
     q = fold(question)
     for name, pat in _CUES:
         if pat.search(q):
+            return name
+        if name == "number" and _MAY.search(question.lower()):
             return name
     return None
 

@@ -49,32 +49,59 @@ class BuildReport:
     full: bool = True
 
 
-def sentence_vector_mode() -> str:
-    """`QA_SENTENCE_VECTORS`: "separate" (default: one pass per sentence) or "pooled" (from the chunk pass)."""
-    mode = os.environ.get("QA_SENTENCE_VECTORS", "separate")
-    if mode not in ("pooled", "separate"):
-        raise QAError(f"QA_SENTENCE_VECTORS={mode!r}; use separate or pooled")
+ENCODE_MODES = ("sentences", "both", "chunks")
+
+
+def encode_mode() -> str:
+    """`QA_ENCODE`: which texts go through the model at build time.
+
+    "sentences" (default): each distinct sentence once; a chunk's vector is the length-weighted mean
+    of its sentences' vectors. On the seed dev set this retrieves as well as encoding the chunks
+    (R@1 0.86 vs 0.84-0.85) at half the model time. "both": chunks encoded too. "chunks": one pass
+    over the chunks, sentence vectors pooled from its token embeddings (-0.03 highlight hit).
+    """
+    mode = os.environ.get("QA_ENCODE", "sentences")
+    if mode not in ENCODE_MODES:
+        raise QAError(f"QA_ENCODE={mode!r}; use one of {', '.join(ENCODE_MODES)}")
     return mode
 
 
-def _uses_pooling(encoder: Encoder) -> bool:
-    return sentence_vector_mode() == "pooled" and hasattr(encoder, "encode_documents_with_spans")
+def _uses_pooling(encoder: Encoder, mode: str) -> bool:
+    return mode == "chunks" and hasattr(encoder, "encode_documents_with_spans")
+
+
+def chunk_vectors_from_sentences(chunks: list[Chunk], svec: np.ndarray) -> np.ndarray:
+    """Per chunk, the unit-length mean of its sentence vectors weighted by sentence length.
+
+    >>> chunk_vectors_from_sentences([chunk_of_two_sentences], np.eye(2, dtype=np.float32))  # lengths 30, 10
+    array([[0.9486833, 0.3162278]], dtype=float32)
+    """
+    out = np.zeros((len(chunks), svec.shape[1]), dtype=np.float32)
+    row = 0
+    for i, c in enumerate(chunks):
+        n = len(c.sentences)
+        if n:
+            w = np.array([e - s for s, e in c.sentences], dtype=np.float32)
+            v = w @ svec[row : row + n]
+            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+        row += n
+    return out
 
 
 def encode_chunks(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
-                  progress: Progress | None = None, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk vectors and per-sentence vectors (rows in chunk order, then sentence order).
+                  progress: Progress | None = None, batch: int = 64,
+                  mode: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk vectors and per-sentence vectors (rows in chunk order, then sentence order), per `encode_mode`.
 
-    By default every distinct sentence is encoded on its own (overlapping chunks share sentences;
-    each is encoded once). With QA_SENTENCE_VECTORS=pooled and an encoder that has
-    `encode_documents_with_spans`, sentence vectors are pooled from the chunk pass's token
-    embeddings instead: half the model time, but 0.02-0.03 lower highlight_hit on the seed dev set.
+    Overlapping chunks share sentences; each distinct sentence is encoded once.
     """
-    if _uses_pooling(encoder):
+    mode = mode or encode_mode()
+    if _uses_pooling(encoder, mode):
         return _encode_pooled(encoder, chunks, progress, batch)
     sent_texts = [docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences]
     unique = list(dict.fromkeys(sent_texts))
-    texts = [c.text for c in chunks] + unique
+    own = [c.text for c in chunks] if mode != "sentences" else []
+    texts = own + unique
     out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
     # longest first across all texts, so each batch pads little (sentences are much shorter than chunks)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -83,8 +110,10 @@ def encode_chunks(encoder: Encoder, docs: dict[str, Document], chunks: list[Chun
         out[ids] = encoder.encode_documents([texts[i] for i in ids])
         if progress:
             progress(min(b + batch, len(texts)), len(texts))
-    row = {t: len(chunks) + i for i, t in enumerate(unique)}
-    return out[: len(chunks)], out[[row[t] for t in sent_texts]] if sent_texts else out[len(chunks) :]
+    row = {t: len(own) + i for i, t in enumerate(unique)}
+    svec = out[[row[t] for t in sent_texts]] if sent_texts else np.zeros((0, encoder.dimension), np.float32)
+    cvec = out[: len(chunks)] if own else chunk_vectors_from_sentences(chunks, svec)
+    return cvec, svec
 
 
 def _encode_pooled(encoder: Encoder, chunks: list[Chunk], progress: Progress | None,
@@ -106,11 +135,12 @@ def _encode_pooled(encoder: Encoder, chunks: list[Chunk], progress: Progress | N
     return cvec, np.ascontiguousarray(svec, dtype=np.float32)
 
 
-def _encoded(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk]) -> int:
+def _encoded(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk], mode: str) -> int:
     """Texts that went through the model (pooled sentence vectors are free, repeats are encoded once)."""
-    if _uses_pooling(encoder):
+    if _uses_pooling(encoder, mode):
         return len(chunks)
-    return len(chunks) + len({docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences})
+    sentences = len({docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences})
+    return sentences + (len(chunks) if mode != "sentences" else 0)
 
 
 def model_fingerprint(encoder: Encoder) -> dict[str, Any]:
@@ -118,7 +148,7 @@ def model_fingerprint(encoder: Encoder) -> dict[str, Any]:
 
 
 def _manifest(encoder: Encoder, params: ChunkingParams, dense: DenseIndex, docs: dict[str, Document],
-              chunks: list[Chunk], seconds: float) -> dict[str, Any]:
+              chunks: list[Chunk], seconds: float, mode: str) -> dict[str, Any]:
     per_doc: dict[str, dict[str, Any]] = {
         d.doc_id: {"sha256": d.sha256, "title": d.title, "chars": len(d.text), "chunks": 0}
         for d in docs.values()
@@ -131,6 +161,7 @@ def _manifest(encoder: Encoder, params: ChunkingParams, dense: DenseIndex, docs:
         "package_version": __version__,
         "model": model_fingerprint(encoder),
         "chunking": params.to_dict(),
+        "encode": mode,
         "dense": {"kind": dense.kind, "params": DenseParams.from_env().to_dict()},
         "documents": per_doc,
         "counts": {"documents": len(docs), "chunks": len(chunks),
@@ -158,10 +189,10 @@ def _load_docs(docs_dir: Path, report: BuildReport) -> dict[str, Document]:
 
 
 def _assemble(encoder: Encoder, params: ChunkingParams, docs: dict[str, Document], chunks: list[Chunk],
-              cvec: np.ndarray, svec: np.ndarray, started: float, report: BuildReport) -> IndexData:
+              cvec: np.ndarray, svec: np.ndarray, started: float, report: BuildReport, mode: str) -> IndexData:
     dense = DenseIndex.build(cvec, DenseParams.from_env())
     lexical = LexicalIndex.build([c.text for c in chunks])
-    manifest = _manifest(encoder, params, dense, docs, chunks, time.perf_counter() - started)
+    manifest = _manifest(encoder, params, dense, docs, chunks, time.perf_counter() - started, mode)
     manifest["skipped"] = report.skipped
     return IndexData(manifest, docs, chunks, cvec, svec, dense, lexical)
 
@@ -174,10 +205,11 @@ def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chunk
     report = BuildReport()
     docs = _load_docs(docs_dir, report)
     chunks = [c for d in docs.values() for c in chunk_document(d, params)]
-    cvec, svec = encode_chunks(encoder, docs, chunks, progress)
-    save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report), index_dir)
+    mode = encode_mode()
+    cvec, svec = encode_chunks(encoder, docs, chunks, progress, mode=mode)
+    save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report, mode), index_dir)
     report.documents, report.chunks = len(docs), len(chunks)
-    report.sentences, report.encoded_texts = len(svec), _encoded(encoder, docs, chunks)
+    report.sentences, report.encoded_texts = len(svec), _encoded(encoder, docs, chunks, mode)
     report.added = sorted(docs)
     report.seconds = time.perf_counter() - started
     return report
@@ -196,7 +228,10 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
     except (IndexMissingError, IndexCorruptError):
         return build_index(docs_dir, index_dir, encoder, params, progress)
     same_model = old.manifest.get("model") == model_fingerprint(encoder)
-    if not same_model or old.manifest.get("chunking") != params.to_dict():
+    mode = encode_mode()
+    # indexes from before QA_ENCODE encoded chunks and sentences: vectors from another mode don't mix
+    same_vectors = old.manifest.get("encode", "both") == mode
+    if not same_model or not same_vectors or old.manifest.get("chunking") != params.to_dict():
         return build_index(docs_dir, index_dir, encoder, params, progress)
     started = time.perf_counter()
     report = BuildReport(full=False)
@@ -211,7 +246,7 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
         old_rows.setdefault(c.doc_id, []).append(i)
     fresh_docs = {d: docs[d] for d in docs if d not in keep}
     fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, params)]
-    f_cvec, f_svec = encode_chunks(encoder, fresh_docs, fresh_chunks, progress)
+    f_cvec, f_svec = encode_chunks(encoder, fresh_docs, fresh_chunks, progress, mode=mode)
     chunks: list[Chunk] = []
     cparts: list[np.ndarray] = []
     sparts: list[np.ndarray] = []
@@ -234,10 +269,10 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
     dim = encoder.dimension
     cvec = np.concatenate(cparts) if cparts else np.zeros((0, dim), np.float32)
     svec = np.concatenate(sparts) if sparts else np.zeros((0, dim), np.float32)
-    save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report), index_dir)
+    save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report, mode), index_dir)
     report.documents, report.chunks, report.sentences = len(docs), len(chunks), len(svec)
     report.reused_documents = len(keep)
-    report.encoded_texts = _encoded(encoder, fresh_docs, fresh_chunks)
+    report.encoded_texts = _encoded(encoder, fresh_docs, fresh_chunks, mode)
     report.seconds = time.perf_counter() - started
     return report
 

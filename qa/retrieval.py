@@ -27,12 +27,12 @@ from qa.text import tokenize
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Tuned on tests/data/seed_dev.json (see `qa eval` and benchmarks/tune_fusion.py)."""
+    """Tuned on tests/data/seed_dev.json (see `qa eval` and benchmarks/tune.py --grid)."""
 
-    dense_weight: float = 0.7
-    lexical_weight: float = 0.3
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
     folded_weight: float = 0.5  # share of the lexical score from the folded field, for accented questions
-    sentence_weight: float = 0.0  # share of a chunk's dense score taken from its best sentence
+    sentence_weight: float = 0.3  # share of a chunk's dense score taken from its best sentence
     candidates: int = 64
     exact_below: int = 20_000  # below this many chunks, score every chunk exactly
 

@@ -21,6 +21,7 @@ SEED = TESTS.parent / "seeds" / "000_1ba926b528c724f1.txt"
 DATA = TESTS / "data"
 DEV = DATA / "seed_dev.json"
 PAIRS = DATA / "seed_pairs.json"
+HOLDOUT = DATA / "seed_holdout.json"  # written blind, never used for tuning: a check of generalization
 
 MIN_COUNTS = {
     "lexical": 15,
@@ -29,9 +30,11 @@ MIN_COUNTS = {
     "no_diacritics": 12,
     "english": 8,
     "casual": 10,
-    "unanswerable": 12,
+    "unanswerable": 12,  # near misses: on the article's topics, but the fact is not in it
+    "off_topic": 12,  # nothing to do with the article, typed every way
     "multi_part": 6,
 }
+UNANSWERABLE = frozenset({"unanswerable", "off_topic"})
 KINDS = frozenset(MIN_COUNTS)
 TWIN_KINDS = frozenset({"lexical", "paraphrase", "numeric"})
 MAX_ANSWER_CHARS = 160  # answers are short spans, not paragraphs
@@ -76,7 +79,7 @@ def dev_problems(items: Any, seed: str) -> list[str]:
         if not isinstance(answers, list) or not all(isinstance(a, str) and a for a in answers):
             out.append(f"#{i}: answers must be a list of non-empty strings")
             continue
-        if (kind == "unanswerable") != (answers == []):
+        if (kind in UNANSWERABLE) != (answers == []):
             out.append(f"#{i}: kind {kind!r} with {len(answers)} answers")
         if kind == "multi_part" and len(answers) < 2:
             out.append(f"#{i}: multi_part needs a span per part")
@@ -154,6 +157,17 @@ def pair_problems(pairs: Any, seed: str, min_count: int = 12) -> list[str]:
 
 def test_seed_dev_is_sound() -> None:
     assert dev_problems(load(DEV), seed_text()) == []
+
+
+def test_seed_holdout_is_sound_and_disjoint_from_dev() -> None:
+    holdout = load(HOLDOUT)
+    body = seed_body(seed_text())
+    for it in holdout:
+        assert it["kind"] in KINDS, it
+        assert (it["kind"] in UNANSWERABLE) == (it["answers"] == []), it
+        assert all(a in body and len(a) <= MAX_ANSWER_CHARS for a in it["answers"]), it
+    assert not {it["question"] for it in holdout} & {it["question"] for it in load(DEV)}
+    assert len(holdout) >= 30
 
 
 def test_seed_pairs_are_sound() -> None:

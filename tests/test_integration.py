@@ -53,3 +53,22 @@ def test_real_model_abstains_off_topic(real_service: QAService) -> None:
     for q in ("What is the capital of France?", "Công thức nấu phở bò như thế nào?"):
         ans = real_service.ask(q)
         assert ans.answer is None and len(ans.passages) == 5
+
+
+@pytest.mark.parametrize("question", [
+    "Thu ngân sách của Hải Phòng năm 2019 đạt bao nhiêu?",  # the article gives 2016 and 2017 only
+    "Ai là Chủ tịch UBND thành phố Hà Nội?",  # Hà Nội is never mentioned
+    "Ai là tổng thống Mỹ hiện nay?",
+    "Giá cổ phiếu Vinamilk hôm nay?",
+])
+def test_real_model_abstains_on_near_misses(real_service: QAService, question: str) -> None:
+    ans = real_service.ask(question)
+    assert ans.answer is None, ans.answer
+
+
+def test_real_model_answer_passage_comes_first(real_service: QAService) -> None:
+    ans = real_service.ask("Thu ngân sách năm 2017 ước đạt bao nhiêu?")
+    assert ans.answer is not None and "70 nghìn tỷ" in ans.answer.text
+    first = ans.passages[0]
+    assert first.start <= ans.answer.start and ans.answer.end <= first.end
+    assert any(h.label == "answer" for h in first.highlights)

@@ -193,3 +193,20 @@ def test_old_leftover_build_folders_are_collected(small_docs: Path, tmp_path: Pa
     build_index(small_docs, idx, fake_encoder)
     assert not stale.exists() and fresh.exists()  # a young folder may be a build in progress
     assert load_index(idx).manifest["counts"]["documents"] == 3
+
+
+@pytest.mark.parametrize(("question", "answered"), [
+    ("Năm 2017 thu ngân sách của thành phố đạt bao nhiêu?", True),
+    ("Năm 2019 thu ngân sách của thành phố đạt bao nhiêu?", False),  # the year is nowhere in the passage
+    ("Phố cổ Hà Nội có bao nhiêu phố phường?", True),
+    ("Phố cổ Hà Nội có bao nhiêu cây cầu?", False),  # bridges are not counted there
+    ("Sông Hương chảy qua thành phố nào?", True),
+    ("Sông Hương chảy qua Thành phố Đà Nẵng không?", False),  # a name the documents never use
+])
+def test_abstains_when_the_best_sentence_lacks_what_is_asked(small_docs: Path, tmp_path: Path, fake_encoder,
+                                                             question: str, answered: bool) -> None:
+    build_index(small_docs, tmp_path / "i", fake_encoder)
+    ans = Answerer(Retriever(load_index(tmp_path / "i"), fake_encoder),
+                   AnswerParams(min_confidence=0.0, min_confidence_plain=0.0)).ask(question)
+    assert (ans.answer is not None) == answered, ans.answer
+    assert ans.passages  # abstaining still shows the nearest passages

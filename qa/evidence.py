@@ -1,0 +1,147 @@
+"""Can the chosen sentence answer the question at all? Cheap checks that catch near-miss answers.
+
+A similarity score cannot tell "the budget in 2017" from "the budget in 2019", or a sentence that
+mentions villages from one that counts them. Each check names what the answer lacks:
+
+>>> missing_evidence("Thu ngân sách năm 2019 đạt bao nhiêu?", "Năm 2017, thu ngân sách đạt 70 nghìn tỷ.",
+...                  passage="Năm 2017, thu ngân sách đạt 70 nghìn tỷ.", known_phrase=lambda p: True)
+'number 2019'
+>>> missing_evidence("Hội nghị kéo dài bao nhiêu giờ?", "Hội nghị có 700 đại biểu.",
+...                  passage="Hội nghị có 700 đại biểu.", known_phrase=lambda p: True)
+'count of giờ'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from qa.answertype import expected_type, has_type
+from qa.text import Token, fold, tokenize
+
+_NUM = re.compile(r"(?<![\d.,/])\d+(?:[.,]\d+)*(?![\d])")
+# number words, so "sáu hạn chế" counts like "6 hạn chế"
+_NUMBER_WORDS = frozenset(
+    "mot hai ba bon tu nam sau bay tam chin muoi tram nghin ngan trieu ty hon gan khoang".split()
+)
+# "bao nhiêu X" where X is one of these is not a counted noun: any number answers it
+# ("người" is any kind of people: "bao nhiêu người dự?" is answered by "700 đại biểu")
+_NOT_UNITS = frozenset("va hay hoac la thi nam so ti ty chi nguoi".split())
+_PERCENT = ("phan tram", "%")
+_CALENDAR = re.compile(r"\b(ngay nao|ngay may|nam nao|thang nao|what date|which year)\b")
+# "huyện nào", "ở tỉnh nào": a named administrative unit is wanted
+_PLACE_NOUNS = frozenset("huyen quan tinh xa phuong thi tran".split())
+
+
+def question_numbers(question: str) -> list[str]:
+    """Digit groups the question names: `question_numbers("Nghị quyết số 18 năm 2017") == ['18', '2017']`."""
+    return _NUM.findall(question)
+
+
+_THOUSANDS = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
+
+
+def _has_number(text: str, n: str) -> bool:
+    """`n` occurs as a whole number in `text`; thousands separators don't matter ("1.000" is "1000")."""
+    n, text = _THOUSANDS.sub("", n), _THOUSANDS.sub("", text)
+    return re.search(rf"(?<!\d){re.escape(n)}(?!\d)", text) is not None
+
+
+def unknown_names(question: str, known_phrase: Callable[[str], bool]) -> list[str]:
+    """Capitalized names of two or more syllables (not the question's first word) the documents never use.
+
+    "Ai là Chủ tịch UBND thành phố Hà Nội?" over a Hải Phòng article -> ['Hà Nội'].
+    """
+    toks = tokenize(question)
+    runs: list[list[Token]] = []
+    cur: list[Token] = []
+    for i, t in enumerate(toks):
+        cap = i > 0 and question[t.start].isupper() and not t.norm.isdigit()
+        if cap and cur and not question[cur[-1].end : t.start].strip():
+            cur.append(t)
+            continue
+        if len(cur) >= 2:
+            runs.append(cur)
+        cur = [t] if cap else []
+    if len(cur) >= 2:
+        runs.append(cur)
+    names = [question[r[0].start : r[-1].end] for r in runs]
+    return [n for n in names if not known_phrase(n)]
+
+
+def _count_unit(question: str) -> str | None:
+    """The noun counted in "bao nhiêu <noun>" (folded), '%' for percentages, else None."""
+    toks = tokenize(question)
+    for i in range(len(toks) - 1):
+        if toks[i].folded == "bao" and toks[i + 1].folded == "nhieu":
+            rest = toks[i + 2 :]
+            gap = question[toks[i + 1].end : rest[0].start if rest else len(question)]
+            if "%" in gap or [t.folded for t in rest[:2]] == ["phan", "tram"]:
+                return "%"
+            if not rest or gap.strip() or rest[0].folded in _NOT_UNITS or rest[0].norm.isdigit():
+                return None
+            return rest[0].folded
+    return None
+
+
+def _counts(answer: str, unit: str) -> bool:
+    """True when the answer has a number (digits or words) right before `unit`."""
+    if unit == "%":
+        return "%" in answer or "phan tram" in fold(answer)
+    toks = [t.folded for t in tokenize(answer)]
+    for i, t in enumerate(toks):
+        if t == unit and any(w.isdigit() or w in _NUMBER_WORDS for w in toks[max(0, i - 3) : i]):
+            return True
+    return False
+
+
+def _place_unit(folded_q: list[str]) -> str | None:
+    """The administrative noun in "<huyện|tỉnh|...> nào", else None."""
+    for a, b in zip(folded_q, folded_q[1:], strict=False):
+        if b == "nao" and a in _PLACE_NOUNS:
+            return a
+    return None
+
+
+def _names_place(answer: str, unit: str) -> bool:
+    toks = tokenize(answer)
+    return any(t.folded == unit and i + 1 < len(toks) and answer[toks[i + 1].start].isupper()
+               for i, t in enumerate(toks))
+
+
+def missing_evidence(question: str, answer: str, passage: str, known_phrase: Callable[[str], bool],
+                     vietnamese: bool = True) -> str | None:
+    """Why `answer` (from `passage`) cannot answer `question`, or None when nothing is missing.
+
+    `known_phrase(p)` says whether the documents use the phrase; `vietnamese` is False for
+    questions in another language (their names are translations, so unknown names prove nothing).
+    """
+    nums = question_numbers(question)
+    if nums and not any(_has_number(passage, n) for n in nums):
+        return f"number {nums[0]}"
+    if vietnamese:
+        names = unknown_names(question, known_phrase)
+        if names:
+            return f"name {names[0]}"
+    folded_q = [t.folded for t in tokenize(question)]
+    unit = _count_unit(question)
+    if unit and not _counts(answer, unit):
+        return f"count of {unit}"
+    place = _place_unit(folded_q)
+    if place and not _names_place(answer, place):
+        return f"named {place}"
+    kind = expected_type(question)
+    if kind == "person" and re.search(r"\b(nhung|cac) ai\b", fold(question)):
+        kind = None  # "những ai" asks who in general (groups, roles), not for a name
+    # a place can be common words ("ở trung tâm thành phố") and "when" can be "early in the year":
+    # only "which day / which year" demands a date; the other cues are a ranking bonus only
+    if kind == "date" and not _CALENDAR.search(fold(question)):
+        kind = None
+    if kind and kind != "place":
+        # a number or name the question itself gives is no answer ("năm 2017 ... bao nhiêu?")
+        stripped = answer
+        for n in nums:
+            stripped = re.sub(rf"(?<!\d){re.escape(n)}(?!\d)", " ", stripped)
+        if not has_type(stripped, kind):
+            return f"no {kind}"
+    return None
