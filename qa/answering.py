@@ -152,6 +152,7 @@ class Answerer:
         evidence_chunk = best[1] if best is not None else (hits[0].chunk_id if hits else -1)
         confidence, threshold = self.confidence(qterms, vietnamese, max_cos, evidence_chunk)
         answer_span: AnswerSpan | None = None
+        missing = ""
         answer_ranges: list[tuple[str, int, int]] = []
         if best is not None and confidence >= threshold:
             if qtype is not None:
@@ -178,6 +179,8 @@ class Answerer:
             if lacking is None:
                 answer_span = AnswerSpan(doc_text[s:e], chunk.doc_id, s, e, round(confidence, 4))
                 answer_ranges.append((chunk.doc_id, s, e))
+            else:
+                missing = lacking.message_vi()
         spellings = question_spellings(q.expanded, content_only=False)  # qterms already dropped stopwords
         shown = hits[:top_k]
         if answer_span is not None and best is not None:
@@ -186,7 +189,7 @@ class Answerer:
             shown = sorted(shown, key=lambda h: h.chunk_id != best[1])
         passages = tuple(self._passage(h.chunk_id, h.score, spellings, qterms, answer_ranges) for h in shown)
         timings = dict(result.timings, total=time.perf_counter() - t0)
-        return Answer(question, answer_span, passages, confidence, timings)
+        return Answer(question, answer_span, passages, confidence, timings, missing)
 
     def _has_type(self, chunk_id: int, j: int, kind: str) -> bool:
         c = self.retriever.data.chunks[chunk_id]

@@ -5,16 +5,17 @@ mentions villages from one that counts them. Each check names what the answer la
 
 >>> missing_evidence("Thu ngân sách năm 2019 đạt bao nhiêu?", "Năm 2017, thu ngân sách đạt 70 nghìn tỷ.",
 ...                  passage="Năm 2017, thu ngân sách đạt 70 nghìn tỷ.", known_phrase=lambda p: True)
-'number 2019'
+Lack(kind='number', what='2019')
 >>> missing_evidence("Hội nghị kéo dài bao nhiêu giờ?", "Hội nghị có 700 đại biểu.",
-...                  passage="Hội nghị có 700 đại biểu.", known_phrase=lambda p: True)
-'count of giờ'
+...                  passage="Hội nghị có 700 đại biểu.", known_phrase=lambda p: True).message_vi()
+'các đoạn liên quan không nêu số giờ'
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from qa.answertype import expected_type, has_type
 from qa.text import Token, fold, tokenize
@@ -69,18 +70,18 @@ def unknown_names(question: str, known_phrase: Callable[[str], bool]) -> list[st
     return [n for n in names if not known_phrase(n)]
 
 
-def _count_unit(question: str) -> str | None:
-    """The noun counted in "bao nhiêu <noun>" (folded), '%' for percentages, else None."""
+def _count_unit(question: str) -> tuple[str, str] | None:
+    """(folded, as written) noun counted in "bao nhiêu <noun>", ('%', '%') for percentages, else None."""
     toks = tokenize(question)
     for i in range(len(toks) - 1):
         if toks[i].folded == "bao" and toks[i + 1].folded == "nhieu":
             rest = toks[i + 2 :]
             gap = question[toks[i + 1].end : rest[0].start if rest else len(question)]
             if "%" in gap or [t.folded for t in rest[:2]] == ["phan", "tram"]:
-                return "%"
+                return "%", "%"
             if not rest or gap.strip() or rest[0].folded in _NOT_UNITS or rest[0].norm.isdigit():
                 return None
-            return rest[0].folded
+            return rest[0].folded, question[rest[0].start : rest[0].end]
     return None
 
 
@@ -95,11 +96,12 @@ def _counts(answer: str, unit: str) -> bool:
     return False
 
 
-def _place_unit(folded_q: list[str]) -> str | None:
-    """The administrative noun in "<huyện|tỉnh|...> nào", else None."""
-    for a, b in zip(folded_q, folded_q[1:], strict=False):
-        if b == "nao" and a in _PLACE_NOUNS:
-            return a
+def _place_unit(question: str) -> tuple[str, str] | None:
+    """(folded, as written) administrative noun in "<huyện|tỉnh|...> nào", else None."""
+    toks = tokenize(question)
+    for a, b in zip(toks, toks[1:], strict=False):
+        if b.folded == "nao" and a.folded in _PLACE_NOUNS:
+            return a.folded, question[a.start : a.end]
     return None
 
 
@@ -109,27 +111,50 @@ def _names_place(answer: str, unit: str) -> bool:
                for i, t in enumerate(toks))
 
 
+@dataclass(frozen=True)
+class Lack:
+    """What the best sentence lacks: `str(Lack("number", "2019")) == 'number 2019'`."""
+
+    kind: str  # number (named by the question; asked for when `what` is "") | name | count | named | person | date
+    what: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.what}".strip()
+
+    def message_vi(self) -> str:
+        """The reason shown to the user next to "Không tìm thấy thông tin này trong tài liệu."."""
+        if self.kind == "number" and not self.what:  # the asked-for number, not one the question named
+            return "các đoạn liên quan không nêu con số nào khác với câu hỏi"
+        return {
+            "number": f"các đoạn liên quan không nhắc đến “{self.what}”",
+            "name": f"tài liệu không nhắc đến “{self.what}”",
+            "count": f"các đoạn liên quan không nêu số {self.what}",
+            "named": f"các đoạn liên quan không nêu tên {self.what} cụ thể",
+            "person": "các đoạn liên quan không nêu tên người",
+            "date": "các đoạn liên quan không nêu ngày tháng",
+        }.get(self.kind, "các đoạn liên quan không có câu trả lời cho câu hỏi")
+
+
 def missing_evidence(question: str, answer: str, passage: str, known_phrase: Callable[[str], bool],
-                     vietnamese: bool = True) -> str | None:
-    """Why `answer` (from `passage`) cannot answer `question`, or None when nothing is missing.
+                     vietnamese: bool = True) -> Lack | None:
+    """What `answer` (from `passage`) lacks to answer `question`, or None when nothing is missing.
 
     `known_phrase(p)` says whether the documents use the phrase; `vietnamese` is False for
     questions in another language (their names are translations, so unknown names prove nothing).
     """
     nums = question_numbers(question)
     if nums and not any(_has_number(passage, n) for n in nums):
-        return f"number {nums[0]}"
+        return Lack("number", nums[0])
     if vietnamese:
         names = unknown_names(question, known_phrase)
         if names:
-            return f"name {names[0]}"
-    folded_q = [t.folded for t in tokenize(question)]
+            return Lack("name", names[0])
     unit = _count_unit(question)
-    if unit and not _counts(answer, unit):
-        return f"count of {unit}"
-    place = _place_unit(folded_q)
-    if place and not _names_place(answer, place):
-        return f"named {place}"
+    if unit and not _counts(answer, unit[0]):
+        return Lack("count", unit[1])
+    place = _place_unit(question)
+    if place and not _names_place(answer, place[0]):
+        return Lack("named", place[1])
     kind = expected_type(question)
     if kind == "person" and re.search(r"\b(nhung|cac) ai\b", fold(question)):
         kind = None  # "những ai" asks who in general (groups, roles), not for a name
@@ -143,5 +168,5 @@ def missing_evidence(question: str, answer: str, passage: str, known_phrase: Cal
         for n in nums:
             stripped = re.sub(rf"(?<!\d){re.escape(n)}(?!\d)", " ", stripped)
         if not has_type(stripped, kind):
-            return f"no {kind}"
+            return Lack(kind)
     return None

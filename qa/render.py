@@ -42,7 +42,8 @@ def colorize(text: str, base: int, highlights: tuple[Highlight, ...] | list[High
 def print_answer(ans: Answer, svc: Any = None, color: bool = False, file: Any = None) -> None:
     f = file or sys.stdout
     if ans.answer is None:
-        print(f"Trả lời: {NOT_FOUND_VI}  (độ tin cậy thấp: {ans.confidence:.2f})", file=f)
+        why = ans.missing or f"độ tin cậy thấp: {ans.confidence:.2f}"
+        print(f"Trả lời: {NOT_FOUND_VI}  ({why})", file=f)
     else:
         a = ans.answer
         print(f"Trả lời: {a.text}\n  — {a.doc} [{a.start}:{a.end}] (điểm {a.score:.2f})", file=f)

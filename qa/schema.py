@@ -132,6 +132,7 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    missing: str = ""  # why it abstained although the passages are close (Vietnamese), else ""
 
     @property
     def abstained(self) -> bool:

@@ -155,8 +155,9 @@ def answer_html(ans: Answer) -> str:
             "</div></div>")
         heading = "Nguồn"
     else:
+        why = f'<div class="qa-why">Lý do: {html.escape(ans.missing)}.</div>' if ans.missing else ""
         parts.append(f'<div class="qa-abstain"><div class="qa-label">Không có câu trả lời</div>'
-                     f"{html.escape(NOT_FOUND_VI)}</div>")
+                     f"{html.escape(NOT_FOUND_VI)}{why}</div>")
         heading = "Đoạn gần nhất (độ tin cậy thấp)"
     if ans.passages:
         parts.append(f'<div class="qa-sources">{heading}</div>')

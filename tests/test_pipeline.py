@@ -210,3 +210,14 @@ def test_abstains_when_the_best_sentence_lacks_what_is_asked(small_docs: Path, t
                    AnswerParams(min_confidence=0.0, min_confidence_plain=0.0)).ask(question)
     assert (ans.answer is not None) == answered, ans.answer
     assert ans.passages  # abstaining still shows the nearest passages
+
+
+def test_abstention_reason_reaches_the_answer_but_not_the_json(small_docs: Path, tmp_path: Path,
+                                                               fake_encoder) -> None:
+    build_index(small_docs, tmp_path / "i", fake_encoder)
+    answerer = Answerer(Retriever(load_index(tmp_path / "i"), fake_encoder),
+                        AnswerParams(min_confidence=0.0, min_confidence_plain=0.0))
+    ans = answerer.ask("Năm 2019 thu ngân sách của thành phố đạt bao nhiêu?")
+    assert ans.answer is None and ans.missing == "các đoạn liên quan không nhắc đến “2019”"
+    assert set(ans.to_dict()) == {"question", "answer", "passages"}  # the JSON contract is unchanged
+    assert answerer.ask("Năm 2017 thu ngân sách của thành phố đạt bao nhiêu?").missing == ""

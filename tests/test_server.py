@@ -308,6 +308,14 @@ def test_abstention_looks_different() -> None:
     out = answer_html(_answer(abstain=True))
     assert '<div class="qa-abstain">' in out and "qa-answer-box" not in out
     assert NOT_FOUND_VI in out and "Đoạn gần nhất (độ tin cậy thấp)" in out
+    assert "qa-why" not in out
+
+
+def test_abstention_says_what_the_passages_lack_escaped() -> None:
+    from dataclasses import replace
+
+    out = answer_html(replace(_answer(abstain=True), missing="tài liệu không nhắc đến “<Hà Nội>”"))
+    assert '<div class="qa-why">Lý do: tài liệu không nhắc đến “&lt;Hà Nội&gt;”.</div>' in out
 
 
 def test_chat_turn_shows_input_errors_in_vietnamese(svc: QAService) -> None:
