@@ -28,7 +28,6 @@ _NUMBER_WORDS = frozenset(
 # "bao nhiêu X" where X is one of these is not a counted noun: any number answers it
 # ("người" is any kind of people: "bao nhiêu người dự?" is answered by "700 đại biểu")
 _NOT_UNITS = frozenset("va hay hoac la thi nam so ti ty chi nguoi".split())
-_PERCENT = ("phan tram", "%")
 _CALENDAR = re.compile(r"\b(ngay nao|ngay may|nam nao|thang nao|what date|which year)\b")
 # "huyện nào", "ở tỉnh nào": a named administrative unit is wanted
 _PLACE_NOUNS = frozenset("huyen quan tinh xa phuong thi tran".split())
@@ -42,10 +41,14 @@ def question_numbers(question: str) -> list[str]:
 _THOUSANDS = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
 
 
+def _whole(n: str) -> re.Pattern[str]:
+    """`n` as a whole number: "18" matches in "18-NQ/TW", not in "2018"."""
+    return re.compile(rf"(?<!\d){re.escape(n)}(?!\d)")
+
+
 def _has_number(text: str, n: str) -> bool:
     """`n` occurs as a whole number in `text`; thousands separators don't matter ("1.000" is "1000")."""
-    n, text = _THOUSANDS.sub("", n), _THOUSANDS.sub("", text)
-    return re.search(rf"(?<!\d){re.escape(n)}(?!\d)", text) is not None
+    return _whole(_THOUSANDS.sub("", n)).search(_THOUSANDS.sub("", text)) is not None
 
 
 def unknown_names(question: str, known_phrase: Callable[[str], bool]) -> list[str]:
@@ -166,7 +169,7 @@ def missing_evidence(question: str, answer: str, passage: str, known_phrase: Cal
         # a number or name the question itself gives is no answer ("năm 2017 ... bao nhiêu?")
         stripped = answer
         for n in nums:
-            stripped = re.sub(rf"(?<!\d){re.escape(n)}(?!\d)", " ", stripped)
+            stripped = _whole(n).sub(" ", stripped)
         if not has_type(stripped, kind):
             return Lack(kind)
     return None

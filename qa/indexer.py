@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,13 +20,12 @@ from qa import __version__
 from qa.chunking import ChunkingParams, chunk_document
 from qa.dense import DenseIndex, DenseParams
 from qa.documents import find_documents, load_documents
-from qa.embedding import Encoder, encode_with_spans
-from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError, QAError
+from qa.embedding import Encoder
+from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError
 from qa.lexical import LexicalIndex
 from qa.schema import Chunk, Document
 from qa.store import FORMAT, FORMAT_VERSION, IndexData, load_index, read_manifest, save_index
-
-Progress = Callable[[int, int], None]  # (done, total) texts encoded
+from qa.vectors import Progress, encode_chunks, encode_mode, encoded_count
 
 
 @dataclass
@@ -47,100 +44,6 @@ class BuildReport:
     skipped: dict[str, str] = field(default_factory=dict)  # unreadable doc_id -> sha256, not retried
     seconds: float = 0.0
     full: bool = True
-
-
-ENCODE_MODES = ("sentences", "both", "chunks")
-
-
-def encode_mode() -> str:
-    """`QA_ENCODE`: which texts go through the model at build time.
-
-    "sentences" (default): each distinct sentence once; a chunk's vector is the length-weighted mean
-    of its sentences' vectors. On the seed dev set this retrieves as well as encoding the chunks
-    (R@1 0.86 vs 0.84-0.85) at half the model time. "both": chunks encoded too. "chunks": one pass
-    over the chunks, sentence vectors pooled from its token embeddings (-0.03 highlight hit).
-    """
-    mode = os.environ.get("QA_ENCODE", "sentences")
-    if mode not in ENCODE_MODES:
-        raise QAError(f"QA_ENCODE={mode!r}; use one of {', '.join(ENCODE_MODES)}")
-    return mode
-
-
-def _uses_pooling(encoder: Encoder, mode: str) -> bool:
-    return mode == "chunks" and hasattr(encoder, "encode_documents_with_spans")
-
-
-def chunk_vectors_from_sentences(chunks: list[Chunk], svec: np.ndarray) -> np.ndarray:
-    """Per chunk, the unit-length mean of its sentence vectors weighted by sentence length.
-
-    >>> chunk_vectors_from_sentences([chunk_of_two_sentences], np.eye(2, dtype=np.float32))  # lengths 30, 10
-    array([[0.9486833, 0.3162278]], dtype=float32)
-    """
-    out = np.zeros((len(chunks), svec.shape[1]), dtype=np.float32)
-    row = 0
-    for i, c in enumerate(chunks):
-        n = len(c.sentences)
-        if n:
-            w = np.array([e - s for s, e in c.sentences], dtype=np.float32)
-            v = w @ svec[row : row + n]
-            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
-        row += n
-    return out
-
-
-def encode_chunks(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
-                  progress: Progress | None = None, batch: int = 64,
-                  mode: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk vectors and per-sentence vectors (rows in chunk order, then sentence order), per `encode_mode`.
-
-    Overlapping chunks share sentences; each distinct sentence is encoded once.
-    """
-    mode = mode or encode_mode()
-    if _uses_pooling(encoder, mode):
-        return _encode_pooled(encoder, chunks, progress, batch)
-    sent_texts = [docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences]
-    unique = list(dict.fromkeys(sent_texts))
-    own = [c.text for c in chunks] if mode != "sentences" else []
-    texts = own + unique
-    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    # longest first across all texts, so each batch pads little (sentences are much shorter than chunks)
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    for b in range(0, len(order), batch):
-        ids = order[b : b + batch]
-        out[ids] = encoder.encode_documents([texts[i] for i in ids])
-        if progress:
-            progress(min(b + batch, len(texts)), len(texts))
-    row = {t: len(own) + i for i, t in enumerate(unique)}
-    svec = out[[row[t] for t in sent_texts]] if sent_texts else np.zeros((0, encoder.dimension), np.float32)
-    cvec = out[: len(chunks)] if own else chunk_vectors_from_sentences(chunks, svec)
-    return cvec, svec
-
-
-def _encode_pooled(encoder: Encoder, chunks: list[Chunk], progress: Progress | None,
-                   batch: int) -> tuple[np.ndarray, np.ndarray]:
-    dim = encoder.dimension
-    cvec = np.zeros((len(chunks), dim), dtype=np.float32)
-    per_chunk: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(chunks)
-    order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i].text))
-    for b in range(0, len(order), batch):
-        ids = order[b : b + batch]
-        spans = [[(s - chunks[i].start, e - chunks[i].start) for s, e in chunks[i].sentences] for i in ids]
-        dv, sv = encode_with_spans(encoder, [chunks[i].text for i in ids], spans)
-        cvec[ids] = dv
-        for i, v in zip(ids, sv, strict=True):
-            per_chunk[i] = v
-        if progress:
-            progress(min(b + batch, len(order)), len(order))
-    svec = np.concatenate(per_chunk) if per_chunk else np.zeros((0, dim), np.float32)
-    return cvec, np.ascontiguousarray(svec, dtype=np.float32)
-
-
-def _encoded(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk], mode: str) -> int:
-    """Texts that went through the model (pooled sentence vectors are free, repeats are encoded once)."""
-    if _uses_pooling(encoder, mode):
-        return len(chunks)
-    sentences = len({docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences})
-    return sentences + (len(chunks) if mode != "sentences" else 0)
 
 
 def model_fingerprint(encoder: Encoder) -> dict[str, Any]:
@@ -209,7 +112,7 @@ def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chunk
     cvec, svec = encode_chunks(encoder, docs, chunks, progress, mode=mode)
     save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report, mode), index_dir)
     report.documents, report.chunks = len(docs), len(chunks)
-    report.sentences, report.encoded_texts = len(svec), _encoded(encoder, docs, chunks, mode)
+    report.sentences, report.encoded_texts = len(svec), encoded_count(encoder, docs, chunks, mode)
     report.added = sorted(docs)
     report.seconds = time.perf_counter() - started
     return report
@@ -272,7 +175,7 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
     save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report, mode), index_dir)
     report.documents, report.chunks, report.sentences = len(docs), len(chunks), len(svec)
     report.reused_documents = len(keep)
-    report.encoded_texts = _encoded(encoder, fresh_docs, fresh_chunks, mode)
+    report.encoded_texts = encoded_count(encoder, fresh_docs, fresh_chunks, mode)
     report.seconds = time.perf_counter() - started
     return report
 

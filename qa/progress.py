@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from qa.indexer import Progress
+from qa.vectors import Progress
 
 
 @contextmanager

