@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from qa.webui import build_demo
+from qa.web.chat import build_demo
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -26,7 +26,7 @@ __all__ = ["build_demo", "create_app", "main"]
 
 def create_app(service: QAService, allowed_origins: list[str] | None = None) -> FastAPI:
     """The FastAPI app (chat at /, /api/ask, /healthz, /doc, /widget.js) for a loaded service."""
-    from qa.server import create_app as _create
+    from qa.web.app import create_app as _create
 
     return _create(service, allowed_origins=allowed_origins)
 
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        from qa.server import parse_origins
         from qa.service import Settings, open_service
+        from qa.web.app import parse_origins
 
         origins = parse_origins(os.environ.get("QA_ALLOWED_ORIGINS"))
         settings = Settings.from_env(docs_dir=args.docs, index_dir=args.index, model=args.model,

@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import qa.indexer as indexer  # noqa: E402
-from qa.chunking import chunk_document  # noqa: E402
-from qa.documents import load_documents  # noqa: E402
-from qa.embedding import load_encoder  # noqa: E402
-from qa.text import nfc  # noqa: E402
+import qa.index.build as indexer  # noqa: E402
+from qa.ingest.chunking import chunk_document  # noqa: E402
+from qa.ingest.documents import load_documents  # noqa: E402
+from qa.lang.text import nfc  # noqa: E402
+from qa.model.encoder import load_encoder  # noqa: E402
 
 MODES = ("sentences", "both", "chunks")
 

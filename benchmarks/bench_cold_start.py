@@ -31,7 +31,7 @@ QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"
 
 FAST = """
 import json, sys
-from qa.fastquery import fast_encoder
+from qa.model.query import fast_encoder
 from qa.service import Settings, open_service
 enc = fast_encoder()
 svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=enc,
@@ -41,8 +41,8 @@ print("torch loaded:", "torch" in sys.modules, file=sys.stderr)
 """
 SERVICE = """
 import json, sys
-from qa.embedding import load_encoder
-from qa.fastquery import fast_query_encoder
+from qa.model.encoder import load_encoder
+from qa.model.query import fast_query_encoder
 from qa.service import Settings, open_service
 enc = load_encoder()
 svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=fast_query_encoder(enc),
@@ -77,7 +77,7 @@ def main() -> None:
                 PYTHONPATH=str(REPO))
     base.pop("QA_MODEL", None)
     ready_cache, index = tmp / "cache", tmp / "index"
-    cli = [sys.executable, "-m", "qa.cli", "ask", "--json", QUESTION]
+    cli = [sys.executable, "-m", "qa.cli.main", "ask", "--json", QUESTION]
     fast = [sys.executable, "-c", FAST, QUESTION]
     service = [sys.executable, "-c", SERVICE, QUESTION]
     # prepare once: a converted model and a built index

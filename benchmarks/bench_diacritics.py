@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.diacritics import DiacriticRestorer  # noqa: E402
-from qa.text import tokenize  # noqa: E402
+from qa.lang.diacritics import DiacriticRestorer  # noqa: E402
+from qa.lang.text import tokenize  # noqa: E402
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_1ba926b528c724f1.txt"
 

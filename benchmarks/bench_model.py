@@ -25,9 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import rss_mb  # noqa: E402
-from qa.chunking import chunk_document  # noqa: E402
-from qa.documents import load_documents  # noqa: E402
-from qa.text import nfc  # noqa: E402
+from qa.ingest.chunking import chunk_document  # noqa: E402
+from qa.ingest.documents import load_documents  # noqa: E402
+from qa.lang.text import nfc  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def main() -> None:
     questions = [it["question"] for it in json.loads((REPO / "tests/data/seed_dev.json").read_text("utf-8"))]
     with tempfile.TemporaryDirectory(prefix="qa-bench-model-") as tmp:
         os.environ["QA_MODEL_CACHE"] = tmp
-        from qa.modelcache import prepare_default_model
+        from qa.model.cache import prepare_default_model
 
         t0 = time.perf_counter()
         path = prepare_default_model()
@@ -63,7 +63,7 @@ def main() -> None:
         import sentence_transformers  # noqa: F401 - timed: most of a cold start
 
         import_s = time.perf_counter() - t0
-        from qa.embedding import SentenceTransformerEncoder, torch_threads
+        from qa.model.encoder import SentenceTransformerEncoder, torch_threads
 
         torch_threads(os.cpu_count() or 1)
         t0 = time.perf_counter()

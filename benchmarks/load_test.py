@@ -38,7 +38,7 @@ sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 import uvicorn
 from tests.conftest import FakeEncoder
-from qa.server import create_app
+from qa.web.app import create_app
 from qa.service import Settings, open_service
 svc = open_service(Settings(docs_dir=Path(sys.argv[2]), index_dir=Path(sys.argv[3])), encoder=FakeEncoder(),
                    progress=False)

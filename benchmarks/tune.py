@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.evaluate import _metrics, judge, load_qa_file  # noqa: E402
+from qa.eval.evaluate import _metrics, judge, load_qa_file  # noqa: E402
 from qa.service import Settings, open_service  # noqa: E402
 
 

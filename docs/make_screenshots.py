@@ -43,8 +43,8 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from qa.server import BackgroundServer, create_app
     from qa.service import Settings, open_service
+    from qa.web.app import BackgroundServer, create_app
 
     tmp = tempfile.TemporaryDirectory()
     index = Path(args.index) if args.index else Path(tmp.name) / "index"

@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qa.answering import Answerer
-from qa.embedding import Encoder, load_encoder, resolve_model_id
+from qa.answer.answerer import Answerer
 from qa.errors import IndexCorruptError, IndexMissingError, InputError, QAError
-from qa.indexer import build_index, model_fingerprint, staleness, update_index
-from qa.inputs import clean_question
-from qa.retrieval import Retriever
+from qa.index.build import build_index, model_fingerprint, staleness, update_index
+from qa.index.store import IndexData, load_index
+from qa.model.encoder import Encoder, load_encoder, resolve_model_id
 from qa.schema import Answer, Document
-from qa.store import IndexData, load_index
+from qa.search.hybrid import Retriever
+from qa.search.inputs import clean_question
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +96,7 @@ class QAService:
         >>> svc.example_questions(2)
         ['Lê Văn Thành giữ chức vụ gì?', 'le van thanh giu chuc vu gi?']
         """
-        from qa.text import fold
+        from qa.lang.text import fold
 
         names: Counter[str] = Counter()
         headings: list[str] = []
@@ -143,7 +143,7 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
     if query_encoder is None:
         # a traced copy of the same model embeds questions ~2x faster (identical vectors); a no-op
         # for other encoders or with QA_FAST_QUERY=0
-        from qa.fastquery import fast_query_encoder
+        from qa.model.query import fast_query_encoder
 
         query_encoder = fast_query_encoder(encoder)
     return QAService(data, encoder, settings, query_encoder=query_encoder)
@@ -152,7 +152,7 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
 def ensure_index(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,
                  progress: bool = True) -> IndexData:
     """Load the index; build it if missing/damaged, update it if stale or made by another model."""
-    from qa.progress import bar
+    from qa.cli.progress import bar
 
     idx, docs = settings.index_dir, settings.docs_dir
     try:

@@ -32,7 +32,7 @@ class FakeEncoder:
         self.encoded = 0
 
     def _vec(self, text: str) -> np.ndarray:
-        from qa.text import terms
+        from qa.lang.text import terms
 
         toks = terms(text, folded=True)
         feats = toks + [a + "_" + b for a, b in zip(toks, toks[1:], strict=False)]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from qa.server import BackgroundServer, create_app
 from qa.service import QAService, Settings, open_service
+from qa.web.app import BackgroundServer, create_app
 
 pytestmark = pytest.mark.browser
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import ChunkingParams, ChunkingParamsError, chunk_document, chunk_documents
-from qa.cleaning import clean_spans, removed_spans
-from qa.documents import read_document
+from qa.ingest.chunking import ChunkingParams, ChunkingParamsError, chunk_document, chunk_documents
+from qa.ingest.cleaning import clean_spans, removed_spans
+from qa.ingest.documents import read_document
+from qa.lang.sentences import split_sentences
 from qa.schema import Chunk, Document
-from qa.sentences import split_sentences
 from tests.conftest import SEED
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.cleaning import clean_spans, removed_spans
+from qa.ingest.cleaning import clean_spans, removed_spans
 from tests.conftest import SEED
 
 PARA = (

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-import qa.embedding
+import qa.model.encoder
 import qa.service
-from qa.cli import main
+from qa.cli.main import main
 
 
 @pytest.fixture
 def cli_env(small_docs: Path, tmp_path: Path, fake_encoder, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(qa.embedding, "load_encoder", lambda *a, **k: fake_encoder)
+    monkeypatch.setattr(qa.model.encoder, "load_encoder", lambda *a, **k: fake_encoder)
     monkeypatch.setattr(qa.service, "load_encoder", lambda *a, **k: fake_encoder)
     monkeypatch.setenv("QA_DOCS_DIR", str(small_docs))
     idx = tmp_path / "index"

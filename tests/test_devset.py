@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from qa.text import fold, has_diacritics
+from qa.lang.text import fold, has_diacritics
 
 TESTS = Path(__file__).resolve().parent
 SEED = TESTS.parent / "seeds" / "000_1ba926b528c724f1.txt"

@@ -8,9 +8,9 @@ import unicodedata
 
 import pytest
 
-from qa.diacritics import DiacriticRestorer
 from qa.errors import IndexCorruptError
-from qa.text import tokenize
+from qa.lang.diacritics import DiacriticRestorer
+from qa.lang.text import tokenize
 from tests.conftest import SEED
 
 

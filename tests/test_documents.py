@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.cleaning import clean_spans
-from qa.documents import SUPPORTED, find_documents, load_documents, read_document
 from qa.errors import DocumentError, NoDocumentsError
+from qa.ingest.cleaning import clean_spans
+from qa.ingest.documents import SUPPORTED, find_documents, load_documents, read_document
 from tests.conftest import SEED
 
 VI = "Hải Phòng là thành phố cảng lớn. Năm 2017, thu ngân sách đạt trên 70 nghìn tỷ đồng."

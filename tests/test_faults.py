@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from qa.errors import IndexCorruptError, NoDocumentsError
-from qa.indexer import build_index
+from qa.index.build import build_index
+from qa.index.store import load_index, read_manifest
 from qa.service import QAService, Settings, open_service
-from qa.store import load_index, read_manifest
 from tests.conftest import REPO, SEED, SMALL_CORPUS, FakeEncoder
 
 QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"
@@ -138,8 +138,8 @@ import os, shutil, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.conftest import FakeEncoder
-import qa.store
-from qa.indexer import build_index
+import qa.index.store
+from qa.index.build import build_index
 
 mode, docs, idx = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 
@@ -154,10 +154,10 @@ class SlowEncoder(FakeEncoder):
         return super().encode_documents(texts, progress)
 
 if mode == "swap":  # everything written and fsynced, not yet swapped in
-    real_swap = qa.store.swap_in
-    qa.store.swap_in = lambda new, live: (stop(), real_swap(new, live))
+    real_swap = qa.index.store.swap_in
+    qa.index.store.swap_in = lambda new, live: (stop(), real_swap(new, live))
 elif mode == "between":  # no renameat2: live moved aside, new not yet moved in
-    qa.store._exchange = lambda a, b: False
+    qa.index.store._exchange = lambda a, b: False
     real_replace = os.replace
     def replace(a, b):
         real_replace(a, b)
@@ -234,9 +234,9 @@ import json, resource, signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.conftest import FakeEncoder
-from qa.dense import DenseIndex
+from qa.index.dense import DenseIndex
 from qa.errors import QAError
-from qa.indexer import build_index
+from qa.index.build import build_index
 
 where, docs, idx = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing
@@ -282,8 +282,8 @@ def test_real_disk_full_keeps_previous_index(site: tuple[Path, Path], where: str
 @pytest.fixture(scope="module")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """One real conversion per session into a private QA_MODEL_CACHE: (model dir, weights sha256)."""
-    from qa.convert import file_sha256
-    from qa.modelcache import prepare_default_model
+    from qa.model.cache import prepare_default_model
+    from qa.model.convert import file_sha256
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QA_MODEL_CACHE", str(tmp_path_factory.mktemp("models")))
@@ -305,9 +305,9 @@ def _garbage_marker(p: Path) -> None:
 ], ids=["truncated-weights", "corrupted-weights", "no-marker", "bad-marker", "missing-tokenizer"])
 def test_damaged_model_cache_is_reconverted(model_cache: tuple[Path, str],
                                             damage: Callable[[Path], Any]) -> None:
-    from qa.convert import file_sha256
-    from qa.embedding import DEFAULT_MODEL, model_path
-    from qa.modelcache import is_prepared
+    from qa.model.cache import is_prepared
+    from qa.model.convert import file_sha256
+    from qa.model.encoder import DEFAULT_MODEL, model_path
 
     path, digest = model_cache
     damage(path)
@@ -321,7 +321,7 @@ def test_damaged_model_cache_is_reconverted(model_cache: tuple[Path, str],
 
 @pytest.mark.model
 def test_model_cache_leftovers_ignored(model_cache: tuple[Path, str]) -> None:
-    from qa.modelcache import prepare_default_model
+    from qa.model.cache import prepare_default_model
 
     path, _ = model_cache
     fresh = path.parent / f".tmp-{path.name}-killed"  # a conversion killed half-way, just now

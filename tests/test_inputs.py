@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import cli
+from qa.cli import main as cli
 from qa.errors import InputError
-from qa.inputs import DEFAULT_MAX_CHARS, clean_question, max_chars
+from qa.search.inputs import DEFAULT_MAX_CHARS, clean_question, max_chars
 from qa.service import QAService, Settings, open_service
 from tests.conftest import SMALL_CORPUS, FakeEncoder
 

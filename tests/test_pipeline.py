@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering import Answerer, AnswerParams
-from qa.indexer import build_index, staleness, update_index
-from qa.retrieval import Retriever, _z
+from qa.answer.answerer import Answerer, AnswerParams
+from qa.index.build import build_index, staleness, update_index
+from qa.index.store import load_index
+from qa.search.hybrid import Retriever, _z
 from qa.service import QAService, Settings, open_service
-from qa.store import load_index
 
 CONTRACT_KEYS = {"question", "answer", "passages"}
 PASSAGE_KEYS = {"doc", "title", "text", "start", "end", "score", "highlights"}

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qa.answering import AnswerParams
+from qa.answer.answerer import AnswerParams
 from qa.errors import InputError
-from qa.inputs import clean_question
+from qa.lang.text import fold, tokenize
 from qa.schema import Answer
+from qa.search.inputs import clean_question
 from qa.service import QAService, Settings, open_service
-from qa.text import fold, tokenize
 from tests.conftest import SEED, FakeEncoder
 
 pytestmark = pytest.mark.slow

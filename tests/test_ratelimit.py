@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from qa.errors import QAError
-from qa.ratelimit import RateLimiter, RateLimitMiddleware, is_loopback, too_many_message
+from qa.web.ratelimit import RateLimiter, RateLimitMiddleware, is_loopback, too_many_message
 
 
 class Clock:

@@ -6,8 +6,8 @@ import unicodedata
 
 import pytest
 
-from qa.cleaning import clean_spans
-from qa.sentences import split_sentences
+from qa.ingest.cleaning import clean_spans
+from qa.lang.sentences import split_sentences
 from tests.conftest import SEED
 
 

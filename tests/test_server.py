@@ -17,11 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.errors import InputError, QAError
-from qa.ratelimit import RateLimiter
 from qa.schema import Answer
-from qa.server import MAX_BODY, BackgroundServer, OriginPolicy, create_app, parse_origins
 from qa.service import QAService, Settings, open_service
-from qa.webui import chat_turn
+from qa.web.app import MAX_BODY, BackgroundServer, OriginPolicy, create_app, parse_origins
+from qa.web.chat import chat_turn
+from qa.web.ratelimit import RateLimiter
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import qa.store
+import qa.index.store
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
-from qa.indexer import build_index, update_index
+from qa.index.build import build_index, update_index
+from qa.index.store import load_index, read_manifest
 from qa.service import Settings, open_service
-from qa.store import load_index, read_manifest
 from tests.conftest import SEED, SMALL_CORPUS, FakeEncoder
 
 
@@ -204,7 +204,7 @@ def test_leftover_temp_folders_are_harmless(idx: Path, docs: Path,
 def test_swap_replaces_live_index(idx: Path, docs: Path, exchange: bool,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     if not exchange:
-        monkeypatch.setattr(qa.store, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(qa.index.store, "_exchange", lambda a, b: False)
         # a leftover from an earlier process with the same pid (containers reuse pids) must not block
         stale = idx.with_name(f".idx.old-{os.getpid()}")
         stale.mkdir()
@@ -233,10 +233,10 @@ def _faiss_full(*args: Any, **kwargs: Any) -> None:
 
 @pytest.mark.parametrize(("target", "fake"), [
     ("numpy.save", _enospc),
-    ("qa.store._write_jsonl", _enospc),
-    ("qa.lexical.LexicalIndex.save", _enospc),
+    ("qa.index.store._write_jsonl", _enospc),
+    ("qa.index.lexical.LexicalIndex.save", _enospc),
     ("faiss.write_index", _faiss_full),
-    ("qa.store._fsync_tree", _enospc),
+    ("qa.index.store._fsync_tree", _enospc),
 ])
 def test_disk_full_keeps_previous_index(idx: Path, docs: Path, template: tuple[Path, dict[str, Any]],
                                         monkeypatch: pytest.MonkeyPatch, target: str, fake: Any) -> None:

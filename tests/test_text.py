@@ -4,8 +4,8 @@ import unicodedata
 
 import pytest
 
-from qa.casual import expand
-from qa.text import fold, has_diacritics, normalize, terms, tokenize
+from qa.lang.shorthand import expand
+from qa.lang.text import fold, has_diacritics, normalize, terms, tokenize
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_casual_expansion_respects_document_vocabulary() -> None:
 
 
 def test_contract_uses_the_documents_abbreviation_only_when_they_lack_the_phrase() -> None:
-    from qa.casual import contract
+    from qa.lang.shorthand import contract
 
     q = "Ai lãnh đạo ủy ban nhân dân thành phố?"
     assert contract(q, {"ubnd"}, lambda phrase: False) == "Ai lãnh đạo UBND thành phố?"
@@ -57,13 +57,13 @@ def test_contract_uses_the_documents_abbreviation_only_when_they_lack_the_phrase
      ("Hội nghị tổ chức ở đâu?", "place"), ("How many delegates?", "number"), ("Tinh thần chỉ đạo là gì?", None)],
 )
 def test_expected_answer_type(question: str, kind: str | None) -> None:
-    from qa.answertype import expected_type
+    from qa.answer.answertype import expected_type
 
     assert expected_type(question) == kind
 
 
 def test_sentence_has_answer_type() -> None:
-    from qa.answertype import has_type
+    from qa.answer.answertype import has_type
 
     assert has_type("Đồng chí Lê Văn Thành phát biểu.", "person")
     assert not has_type("Đồng chí bí thư phát biểu.", "person")

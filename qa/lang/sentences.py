@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from qa.text import nfc, trim_span
+from qa.lang.text import nfc, trim_span
 
 Span = tuple[int, int]
 

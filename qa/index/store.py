@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.convert import file_sha256
-from qa.dense import DenseIndex, DenseParams
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
-from qa.lexical import LexicalIndex, lexical_files
+from qa.index.dense import DenseIndex, DenseParams
+from qa.index.lexical import LexicalIndex, lexical_files
+from qa.model.convert import file_sha256
 from qa.schema import Chunk, Document
 
 FORMAT = "qa-vi-index"

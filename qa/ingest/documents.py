@@ -1,7 +1,7 @@
 """Find and read documents (.txt .md .html .htm .pdf .docx) into `Document` records.
 
 `Document.text` is the decoded (or, for HTML/PDF/DOCX, extracted) text that every offset refers to;
-`Document.spans` are the parts kept by `qa.cleaning.clean_spans`. For example
+`Document.spans` are the parts kept by `qa.ingest.cleaning.clean_spans`. For example
 `read_document(Path("docs/sub/a.md"), Path("docs")).doc_id == "sub/a.md"`.
 """
 
@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.cleaning import clean_spans
 from qa.errors import DocumentError, NoDocumentsError
+from qa.ingest.cleaning import clean_spans
+from qa.lang.sentences import split_sentences
 from qa.schema import Document
-from qa.sentences import split_sentences
 
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 

@@ -28,7 +28,7 @@ TITLE = "Hỏi đáp tài liệu"
 CARDS_OPEN = 1  # source cards shown expanded; the rest stay folded so the chat stays readable
 USER_ECHO_CHARS = 300
 INTERNAL_ERROR_VI = "Đã có lỗi xảy ra khi trả lời; vui lòng thử lại."
-log = logging.getLogger("qa.webui")
+log = logging.getLogger("qa.web.chat")
 
 CSS = """
 .qa-answer-box,.qa-abstain,.qa-error{padding:8px 12px;border-radius:6px;border-left:4px solid}
@@ -107,7 +107,7 @@ def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
 
 def question_terms(text: str, question: str) -> list[Highlight]:
     """Term highlights of `question`'s content words in `text`, by the rule the answerer uses for passages."""
-    from qa.answering import question_spellings, term_highlights
+    from qa.answer.answerer import question_spellings, term_highlights
 
     return term_highlights(text, 0, question_spellings(question))
 
@@ -218,7 +218,7 @@ def api_ask(service: QAService, question: object, top_k: object = 5) -> dict[str
 
 
 def build_demo(service: QAService) -> gr.Blocks:
-    """The chat UI over `service`; mount it with `qa.server.create_app` (or `demo.launch()`)."""
+    """The chat UI over `service`; mount it with `qa.web.app.create_app` (or `demo.launch()`)."""
     import gradio as gr
 
     examples = service.example_questions(4)

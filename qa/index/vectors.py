@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qa.embedding import Encoder, encode_with_spans
 from qa.errors import QAError
+from qa.model.encoder import Encoder, encode_with_spans
 from qa.schema import Chunk, Document
 
 Progress = Callable[[int, int], None]  # (done, total) texts encoded

@@ -59,7 +59,7 @@ def contract(question: str, vocab: set[str] | frozenset[str], has_phrase: Callab
 @lru_cache(maxsize=256)
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     """Regex matching the phrase with any tone placement or diacritics (compared after folding)."""
-    from qa.text import fold
+    from qa.lang.text import fold
 
     body = r"\s+".join(_folded_class(w) for w in fold(phrase).split())
     return re.compile(r"\b" + body + r"\b", re.IGNORECASE)

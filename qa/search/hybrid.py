@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from qa.casual import contract, expand
-from qa.embedding import Encoder
+from qa.index.store import IndexData
+from qa.lang.shorthand import contract, expand
+from qa.lang.text import tokenize
+from qa.model.encoder import Encoder
 from qa.schema import Hit
-from qa.store import IndexData
-from qa.text import tokenize
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Query:
     """A question prepared for search: forms, vectors and per-token facts, computed once."""
 
     raw: str
-    expanded: str  # casual shorthand expanded (qa.casual)
+    expanded: str  # casual shorthand expanded (qa.lang.shorthand)
     restored: str  # expanded, with diacritics restored on unaccented words
     vectors: np.ndarray  # 1 or 2 rows: raw and restored (when they differ)
     accent_ratio: float  # share of letter tokens carrying diacritics as typed
@@ -102,7 +102,7 @@ class Retriever:
         self.params = params or FusionParams()
         self.embed = QueryEmbedder(query_encoder or encoder)
         if restorer is None:
-            from qa.diacritics import DiacriticRestorer
+            from qa.lang.diacritics import DiacriticRestorer
 
             # fit on the kept text of each document once: chunks overlap and would double-count
             restorer = DiacriticRestorer.fit(

@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.answertype import expected_type, has_type
-from qa.text import Token, fold, tokenize
+from qa.answer.answertype import expected_type, has_type
+from qa.lang.text import Token, fold, tokenize
 
 _NUM = re.compile(r"(?<![\d.,/])\d+(?:[.,]\d+)*(?![\d])")
 # number words, so "sáu hạn chế" counts like "6 hạn chế"

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.convert import COMPLETE, file_sha256, read_e5_file, weights_file, write_model_dir
 from qa.errors import ModelError
+from qa.model.convert import COMPLETE, file_sha256, read_e5_file, weights_file, write_model_dir
 
 
 def cache_root() -> Path:

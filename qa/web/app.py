@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 
 from qa.errors import InputError, QAError
-from qa.ratelimit import RateLimiter, RateLimitMiddleware
 from qa.schema import Highlight
-from qa.webui import CSS, INTERNAL_ERROR_VI, build_demo, highlight_html, position_vi, question_terms
+from qa.web.chat import CSS, INTERNAL_ERROR_VI, build_demo, highlight_html, position_vi, question_terms
+from qa.web.ratelimit import RateLimiter, RateLimitMiddleware
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -37,7 +37,7 @@ STRICT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' dat
               "form-action 'none'")
 # Gradio's page needs inline scripts and styles; it still gets no plugins and no foreign <base>
 GRADIO_CSP = "object-src 'none'; base-uri 'self'"
-log = logging.getLogger("qa.server")
+log = logging.getLogger("qa.web.app")
 
 DEFAULT_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 CORS_PATHS = ("/api/", "/widget.js", "/healthz")

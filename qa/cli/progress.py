@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from qa.vectors import Progress
+from qa.index.vectors import Progress
 
 
 @contextmanager

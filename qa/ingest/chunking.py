@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from qa.errors import QAError
+from qa.lang.sentences import split_sentences
 from qa.schema import Chunk, Document
-from qa.sentences import split_sentences
 
 Span = tuple[int, int]
 _OVERLAP_SHARE = 1 / 3  # the repeated sentences take at most this share of max_chars

@@ -34,13 +34,13 @@ def _settings(args: argparse.Namespace, auto_build: str | None = None) -> Any:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.indexer import build_index, staleness, update_index
+    from qa.index.build import build_index, staleness, update_index
 
     s = _settings(args)
     if args.action == "info":
         return _index_info(s, staleness)
-    from qa.embedding import load_encoder
-    from qa.progress import bar
+    from qa.cli.progress import bar
+    from qa.model.encoder import load_encoder
 
     print(f"Loading model {args.model or os.environ.get('QA_MODEL') or 'default'}…", file=sys.stderr)
     enc = load_encoder(s.model, device=s.device)
@@ -59,8 +59,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index_info(s: Any, staleness: Any) -> int:
-    from qa.embedding import DEFAULT_MODEL, resolve_model_id
-    from qa.store import load_index, read_manifest
+    from qa.index.store import load_index, read_manifest
+    from qa.model.encoder import DEFAULT_MODEL, resolve_model_id
 
     m = read_manifest(s.index_dir)
     try:
@@ -89,7 +89,7 @@ def _index_info(s: Any, staleness: Any) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.render import print_answer
+    from qa.cli.render import print_answer
     from qa.service import open_service
 
     if args.batch is None and not args.question:
@@ -125,7 +125,7 @@ def _read_batch(path: str) -> list[str]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.evaluate import evaluate, format_report, load_qa_file
+    from qa.eval.evaluate import evaluate, format_report, load_qa_file
     from qa.service import open_service
 
     items = load_qa_file(Path(args.file))
@@ -136,12 +136,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from qa.embedding import DEFAULT_MODEL, model_info, resolve_model_id
+    from qa.model.encoder import DEFAULT_MODEL, model_info, resolve_model_id
 
     if args.action == "prepare":
         if resolve_model_id(args.model) != DEFAULT_MODEL:
             raise QAError("`qa model prepare` converts the embedded default model; unset QA_MODEL/--model")
-        from qa.modelcache import prepare_default_model
+        from qa.model.cache import prepare_default_model
 
         path = prepare_default_model(force=args.force, log=lambda m: print(m, file=sys.stderr))
         print(f"prepared: {path}")

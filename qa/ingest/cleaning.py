@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from qa.text import nfc, normalize, trim_span
+from qa.lang.text import nfc, normalize, trim_span
 
 Span = tuple[int, int]
 

@@ -14,11 +14,11 @@ from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answertype import expected_type, has_type
-from qa.evidence import missing_evidence
-from qa.retrieval import Query, Retriever
+from qa.answer.answertype import expected_type, has_type
+from qa.answer.evidence import missing_evidence
+from qa.lang.text import Token, tokenize
 from qa.schema import Answer, AnswerSpan, Highlight, Passage
-from qa.text import Token, tokenize
+from qa.search.hybrid import Query, Retriever
 
 # Question words and particles: matching them is no evidence (and highlighting them is noise).
 STOPWORDS = frozenset(
@@ -71,7 +71,7 @@ class AnswerParams:
     min_confidence_plain: float = 0.79  # for questions in another language (cosine alone)
     coverage_weight: float = 0.05
     second_sentence_margin: float = 0.02
-    type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answertype)
+    type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answer.answertype)
 
 
 class Answerer:

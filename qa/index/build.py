@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 
 from qa import __version__
-from qa.chunking import ChunkingParams, chunk_document
-from qa.dense import DenseIndex, DenseParams
-from qa.documents import find_documents, load_documents
-from qa.embedding import Encoder
 from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError
-from qa.lexical import LexicalIndex
+from qa.index.dense import DenseIndex, DenseParams
+from qa.index.lexical import LexicalIndex
+from qa.index.store import FORMAT, FORMAT_VERSION, IndexData, load_index, read_manifest, save_index
+from qa.index.vectors import Progress, encode_chunks, encode_mode, encoded_count
+from qa.ingest.chunking import ChunkingParams, chunk_document
+from qa.ingest.documents import find_documents, load_documents
+from qa.model.encoder import Encoder
 from qa.schema import Chunk, Document
-from qa.store import FORMAT, FORMAT_VERSION, IndexData, load_index, read_manifest, save_index
-from qa.vectors import Progress, encode_chunks, encode_mode, encoded_count
 
 
 @dataclass
