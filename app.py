@@ -3,40 +3,37 @@
     python app.py                          # http://127.0.0.1:7860/ over ./seeds, index in ./index
     python app.py --port 8000 --docs my_docs --index my_index
 
-Flags win over QA_HOST, QA_PORT, QA_DOCS_DIR, QA_INDEX_DIR, QA_MODEL; QA_ALLOWED_ORIGINS lists the
-origins that may embed the chat or call the API from a browser. Nothing heavy happens at import.
+Configuration is read here, once (qa.config: QA_HOST, QA_PORT, QA_DOCS_DIR, QA_INDEX_DIR, QA_MODEL,
+QA_ALLOWED_ORIGINS, QA_RATE_LIMIT, ...), and flags win over it. Nothing heavy happens at import.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
-
-from qa.web.chat import build_demo
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from qa.config import Settings
     from qa.service import QAService
 
-__all__ = ["build_demo", "create_app", "main"]
 
-
-def create_app(service: QAService, allowed_origins: list[str] | None = None) -> FastAPI:
+def create_app(service: QAService, settings: Settings) -> FastAPI:
     """The FastAPI app (chat at /, /api/ask, /healthz, /doc, /widget.js) for a loaded service."""
     from qa.web.app import create_app as _create
+    from qa.web.ratelimit import RateLimiter
 
-    return _create(service, allowed_origins=allowed_origins)
+    w = settings.web
+    limiter = RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
+    return _create(service, allowed_origins=list(w.allowed_origins), rate_limiter=limiter)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ
     p = argparse.ArgumentParser(prog="app.py", description="Vietnamese document QA: web chat + HTTP API")
-    p.add_argument("--host", default=env.get("QA_HOST") or "127.0.0.1",
-                   help="interface to bind (default: QA_HOST or 127.0.0.1; use 0.0.0.0 only behind a proxy)")
-    p.add_argument("--port", default=env.get("QA_PORT") or "7860", help="port (default: QA_PORT or 7860)")
+    p.add_argument("--host", help="interface to bind (default: QA_HOST or 127.0.0.1; use 0.0.0.0 only behind a proxy)")
+    p.add_argument("--port", help="port (default: QA_PORT or 7860)")
     p.add_argument("--docs", help="documents folder (default: QA_DOCS_DIR or ./seeds)")
     p.add_argument("--index", help="index folder (default: QA_INDEX_DIR or ./index)")
     p.add_argument("--model", help="sentence-transformers model id or local path (default: QA_MODEL or the "
@@ -56,31 +53,33 @@ def _port_problem(host: str, port: int) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qa.config import Settings
     from qa.errors import QAError
 
     args = parse_args(argv)
     try:
-        port = int(args.port)
-        if not 0 < port < 65536:
-            raise ValueError
+        port = None if args.port is None else int(args.port)
     except ValueError:
-        print(f"error: port {args.port!r} is not a number from 1 to 65535; fix --port or QA_PORT",
-              file=sys.stderr)
+        print(f"error: port {args.port!r} is not a number from 1 to 65535; fix --port or QA_PORT", file=sys.stderr)
         return 2
-    busy = _port_problem(args.host, port)
+    try:
+        settings = Settings.from_env().override(docs=args.docs, index=args.index, model=args.model,
+                                                device=args.device, host=args.host, port=port)
+    except QAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    host, port = settings.web.host, settings.web.port
+    busy = _port_problem(host, port)
     if busy:  # say so before spending seconds on loading the model
-        print(f"error: cannot listen on {args.host}:{port}: {busy}; change --host/--port (QA_HOST/QA_PORT)",
+        print(f"error: cannot listen on {host}:{port}: {busy}; change --host/--port (QA_HOST/QA_PORT)",
               file=sys.stderr)
         return 2
     try:
-        from qa.service import Settings, open_service
-        from qa.web.app import parse_origins
+        from qa.cli.progress import bar
+        from qa.service import open_service
 
-        origins = parse_origins(os.environ.get("QA_ALLOWED_ORIGINS"))
-        settings = Settings.from_env(docs_dir=args.docs, index_dir=args.index, model=args.model,
-                                     device=args.device)
-        service = open_service(settings)
-        app = create_app(service, allowed_origins=origins)
+        service = open_service(settings, bar=bar)
+        app = create_app(service, settings)
     except QAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -88,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     import uvicorn
 
-    print(f"Hỏi đáp tài liệu: http://{args.host}:{port}/  (API: POST /api/ask, widget: /widget.js)",
+    print(f"Hỏi đáp tài liệu: http://{host}:{port}/  (API: POST /api/ask, widget: /widget.js)",
           file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
 
 

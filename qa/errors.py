@@ -11,6 +11,10 @@ class QAError(Exception):
     """Base class: anything the product reports to a user without a traceback."""
 
 
+class ConfigError(QAError):
+    """A setting (environment variable or flag) has a bad value; the message names it and the fix."""
+
+
 class ModelError(QAError):
     """The embedding model cannot be prepared or loaded."""
 

@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# answer: the answering sentence(s); term: a question word; focus: the passage shown in the document view
+HighlightLabel = Literal["answer", "term", "focus"]
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class Highlight:
-    """A labelled span ('answer' or 'term') in document offsets."""
+    """A labelled span in document offsets."""
 
     start: int
     end: int
-    label: str
+    label: HighlightLabel
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "label": self.label}

@@ -12,6 +12,7 @@ import pytest
 # Tests never touch the network: the hub path must fail fast instead of downloading.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # subprocess tests fork after tokenizing
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.service import QAService, Settings, open_service
+from qa.config import Settings
+from qa.service import QAService, open_service
 
 pytestmark = pytest.mark.model
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_1ba926b528c724f1.txt"

@@ -10,13 +10,22 @@ import numpy as np
 import pytest
 
 from qa.answer.answerer import Answerer, AnswerParams
+from qa.config import Settings
 from qa.index.build import build_index, staleness, update_index
 from qa.index.store import load_index
 from qa.search.hybrid import Retriever, _z
-from qa.service import QAService, Settings, open_service
+from qa.service import QAService, open_service
+from tests.conftest import FakeEncoder
 
 CONTRACT_KEYS = {"question", "answer", "passages"}
 PASSAGE_KEYS = {"doc", "title", "text", "start", "end", "score", "highlights"}
+
+
+def answerer(index_dir: Path, encoder: FakeEncoder, **params: float) -> Answerer:
+    """An answerer over a built index that never abstains for low confidence unless told to."""
+    data = load_index(index_dir)
+    return Answerer(data, Retriever(data, encoder),
+                    AnswerParams(**{"min_confidence": 0.0, "min_confidence_plain": 0.0, **params}))
 
 
 @pytest.fixture
@@ -30,11 +39,11 @@ def test_build_writes_manifest_and_chunk_offsets(small_docs: Path, tmp_path: Pat
     assert rep.documents == 3 and rep.chunks >= 3
     data = load_index(tmp_path / "index")
     m = data.manifest
-    assert m["format_version"] == 1 and m["model"]["id"] == "fake-encoder" and m["model"]["dimension"] == 64
-    assert set(m["documents"]) == {"haiphong.txt", "hanoi.md", "hue.txt"}
+    assert m.format_version == 2 and m.model.id == "fake-encoder" and m.model.dimension == 64
+    assert set(m.documents) == {"haiphong.txt", "hanoi.md", "hue.txt"}
     for c in data.chunks:
         assert data.documents[c.doc_id].text[c.start:c.end] == c.text
-    assert data.sentence_vectors.shape == (m["counts"]["sentences"], 64)
+    assert data.sentence_vectors.shape == (m.counts.sentences, 64)
 
 
 @pytest.mark.parametrize(
@@ -91,10 +100,9 @@ def test_zscore_fusion_is_scale_free() -> None:
 
 def test_dense_weight_decides_when_lexical_is_silent(small_docs: Path, tmp_path: Path, fake_encoder) -> None:
     build_index(small_docs, tmp_path / "i", fake_encoder)
-    r = Retriever(load_index(tmp_path / "i"), fake_encoder)
-    res = r.search("Hồ Hoàn Kiếm", k=2)
+    res = Retriever(load_index(tmp_path / "i"), fake_encoder).search("Hồ Hoàn Kiếm", k=2)
     assert res.hits[0].dense >= res.hits[1].dense
-    ans = Answerer(r, AnswerParams(min_confidence=0.0)).ask("Hồ Hoàn Kiếm nằm ở đâu?")
+    ans = answerer(tmp_path / "i", fake_encoder, min_confidence=0.0).ask("Hồ Hoàn Kiếm nằm ở đâu?")
     assert ans.answer is not None and ans.answer.text == "Hồ Hoàn Kiếm nằm ở trung tâm thành phố."
 
 
@@ -150,7 +158,7 @@ def test_bad_document_is_skipped_and_not_retried(small_docs: Path, tmp_path: Pat
 
 
 def test_seed_chunks_cover_the_article(tmp_path: Path, fake_encoder) -> None:
-    from conftest import SEED
+    from tests.conftest import SEED
 
     docs = tmp_path / "seeds"
     docs.mkdir()
@@ -173,9 +181,7 @@ def test_sentence_scoring_prefers_the_wanted_answer_type(tmp_path: Path, fake_en
         "Hội nghị tổng kết có nhiều ý kiến phát biểu sôi nổi. "
         "Ông Trần Văn Nam phát biểu tại hội nghị. Hội nghị kết thúc lúc chiều.", encoding="utf-8")
     build_index(docs, tmp_path / "i", fake_encoder)
-    r = Retriever(load_index(tmp_path / "i"), fake_encoder)
-    answerer = Answerer(r, AnswerParams(min_confidence=0.0, min_confidence_plain=0.0))
-    ans = answerer.ask("Ai phát biểu tại hội nghị tổng kết?")
+    ans = answerer(tmp_path / "i", fake_encoder).ask("Ai phát biểu tại hội nghị tổng kết?")
     assert ans.answer is not None and ans.answer.text == "Ông Trần Văn Nam phát biểu tại hội nghị."
 
 
@@ -192,7 +198,7 @@ def test_old_leftover_build_folders_are_collected(small_docs: Path, tmp_path: Pa
     os.utime(stale, (two_hours_ago, two_hours_ago))
     build_index(small_docs, idx, fake_encoder)
     assert not stale.exists() and fresh.exists()  # a young folder may be a build in progress
-    assert load_index(idx).manifest["counts"]["documents"] == 3
+    assert load_index(idx).manifest.counts.documents == 3
 
 
 @pytest.mark.parametrize(("question", "answered"), [
@@ -206,8 +212,7 @@ def test_old_leftover_build_folders_are_collected(small_docs: Path, tmp_path: Pa
 def test_abstains_when_the_best_sentence_lacks_what_is_asked(small_docs: Path, tmp_path: Path, fake_encoder,
                                                              question: str, answered: bool) -> None:
     build_index(small_docs, tmp_path / "i", fake_encoder)
-    ans = Answerer(Retriever(load_index(tmp_path / "i"), fake_encoder),
-                   AnswerParams(min_confidence=0.0, min_confidence_plain=0.0)).ask(question)
+    ans = answerer(tmp_path / "i", fake_encoder).ask(question)
     assert (ans.answer is not None) == answered, ans.answer
     assert ans.passages  # abstaining still shows the nearest passages
 
@@ -215,9 +220,8 @@ def test_abstains_when_the_best_sentence_lacks_what_is_asked(small_docs: Path, t
 def test_abstention_reason_reaches_the_answer_but_not_the_json(small_docs: Path, tmp_path: Path,
                                                                fake_encoder) -> None:
     build_index(small_docs, tmp_path / "i", fake_encoder)
-    answerer = Answerer(Retriever(load_index(tmp_path / "i"), fake_encoder),
-                        AnswerParams(min_confidence=0.0, min_confidence_plain=0.0))
-    ans = answerer.ask("Năm 2019 thu ngân sách của thành phố đạt bao nhiêu?")
+    a = answerer(tmp_path / "i", fake_encoder)
+    ans = a.ask("Năm 2019 thu ngân sách của thành phố đạt bao nhiêu?")
     assert ans.answer is None and ans.missing == "các đoạn liên quan không nhắc đến “2019”"
     assert set(ans.to_dict()) == {"question", "answer", "passages"}  # the JSON contract is unchanged
-    assert answerer.ask("Năm 2017 thu ngân sách của thành phố đạt bao nhiêu?").missing == ""
+    assert a.ask("Năm 2017 thu ngân sách của thành phố đạt bao nhiêu?").missing == ""

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa.answer.answerer import AnswerParams
+from qa.config import Settings
 from qa.errors import InputError
 from qa.lang.text import fold, tokenize
 from qa.schema import Answer
 from qa.search.inputs import clean_question
-from qa.service import QAService, Settings, open_service
+from qa.service import QAService, open_service
 from tests.conftest import SEED, FakeEncoder
 
 pytestmark = pytest.mark.slow

@@ -9,11 +9,15 @@ True
 from __future__ import annotations
 
 import re
+from typing import Literal
 
+from qa.lang.names import person_names
 from qa.lang.text import fold
 
+AnswerType = Literal["person", "number", "date", "place"]
+
 # Folded question cues (checked on the folded question, so unaccented typing works too), in priority order.
-_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     # English cue words only open a question: "the spirit ... when carrying out" asks no date
     ("date", re.compile(r"\b(khi nao|bao gio|ngay nao|ngay may|nam nao|thang nao|what date|which year)\b|^when\b")),
     ("number", re.compile(r"\b(bao nhieu|how many|how much|what percentage|ty le)\b")),
@@ -22,17 +26,13 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 # "mấy" only with its marks: folded "may" is also "máy" (bộ máy, máy móc)
 _MAY = re.compile(r"(?<!\w)mấy(?!\w)")
-_FAMILY = (
-    "Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Phan|Vũ|Võ|Đặng|Bùi|Đỗ|Hồ|Ngô|Dương|Lý|Đinh|Trương|Mai|Trịnh|Đoàn|Lưu|Cao"
-)
-_PERSON = re.compile(rf"\b(?:{_FAMILY}) [^\W\d_]+ [^\W\d_]+")
 _DATE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b(?:ngày|tháng|năm) \d{1,4}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d")
 _PLACE = re.compile(r"\b(?:tại|ở) [A-ZĐÀ-Ỵ]")
 
 
-def expected_type(question: str) -> str | None:
-    """'person', 'number', 'date', 'place' or None."""
+def expected_type(question: str) -> AnswerType | None:
+    """The kind of answer a question cue asks for, or None."""
     q = fold(question)
     for name, pat in _CUES:
         if pat.search(q):
@@ -42,10 +42,10 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-def has_type(sentence: str, kind: str | None) -> bool:
+def has_type(sentence: str, kind: AnswerType | None) -> bool:
     """True when the sentence contains something of the wanted kind."""
     if kind == "person":
-        return any(all(w[0].isupper() for w in m.group().split()) for m in _PERSON.finditer(sentence))
+        return bool(person_names(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
     if kind == "date":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from qa.answer.answertype import expected_type, has_type
 from qa.lang.text import Token, fold, tokenize
@@ -114,11 +115,16 @@ def _names_place(answer: str, unit: str) -> bool:
                for i, t in enumerate(toks))
 
 
+# number: named by the question (asked for when `what` is ""); name: unknown to the documents;
+# count: "bao nhiêu <noun>" not counted; named: "<huyện> nào" not named; person/date: none in the answer
+LackKind = Literal["number", "name", "count", "named", "person", "date"]
+
+
 @dataclass(frozen=True)
 class Lack:
     """What the best sentence lacks: `str(Lack("number", "2019")) == 'number 2019'`."""
 
-    kind: str  # number (named by the question; asked for when `what` is "") | name | count | named | person | date
+    kind: LackKind
     what: str = ""
 
     def __str__(self) -> str:
@@ -165,7 +171,7 @@ def missing_evidence(question: str, answer: str, passage: str, known_phrase: Cal
     # only "which day / which year" demands a date; the other cues are a ranking bonus only
     if kind == "date" and not _CALENDAR.search(fold(question)):
         kind = None
-    if kind and kind != "place":
+    if kind == "person" or kind == "number" or kind == "date":
         # a number or name the question itself gives is no answer ("năm 2017 ... bao nhiêu?")
         stripped = answer
         for n in nums:

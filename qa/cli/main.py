@@ -1,5 +1,6 @@
 """`qa` command line: index build/update/info, ask, eval, model info/prepare.
 
+Configuration is read here, once (`Settings.from_env()` with the flags on top), and passed down.
 The library raises QAError subclasses; this module turns them into one-line messages and exit codes.
 """
 
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import InputError, QAError
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 EXIT_ERROR = 2
 
@@ -26,11 +29,12 @@ def _common(p: argparse.ArgumentParser, docs: bool = True) -> None:
     p.add_argument("--device", help="torch device for the model, e.g. cpu or cuda")
 
 
-def _settings(args: argparse.Namespace, auto_build: str | None = None) -> Any:
-    from qa.service import Settings
+def _settings(args: argparse.Namespace, auto_build: str | None = None) -> Settings:
+    from qa.config import Settings
 
-    return Settings.from_env(docs_dir=getattr(args, "docs", None), index_dir=args.index, model=args.model,
-                             device=args.device, auto_build=auto_build)
+    return Settings.from_env().override(docs=getattr(args, "docs", None), index=getattr(args, "index", None),
+                                        model=args.model, device=getattr(args, "device", None),
+                                        auto_build=auto_build)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -42,11 +46,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.cli.progress import bar
     from qa.model.encoder import load_encoder
 
-    print(f"Loading model {args.model or os.environ.get('QA_MODEL') or 'default'}…", file=sys.stderr)
-    enc = load_encoder(s.model, device=s.device)
+    print(f"Loading model {s.model.model}…", file=sys.stderr)
+    enc = load_encoder(s.model)
     fn = build_index if args.action == "build" else update_index
     with bar(not args.quiet, "Encoding") as cb:
-        rep = fn(s.docs_dir, s.index_dir, enc, progress=cb)
+        rep = fn(s.docs_dir, s.index_dir, enc, s.build, progress=cb)
     for err in rep.errors:
         print(f"warning: skipped: {err}", file=sys.stderr)
     kind = "built" if rep.full else "updated"
@@ -58,9 +62,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_info(s: Any, staleness: Any) -> int:
-    from qa.index.store import load_index, read_manifest
-    from qa.model.encoder import DEFAULT_MODEL, resolve_model_id
+def _index_info(s: Settings, staleness: Any) -> int:
+    from qa.index.manifest import read_manifest
+    from qa.index.store import load_index
 
     m = read_manifest(s.index_dir)
     try:
@@ -69,14 +73,13 @@ def _index_info(s: Any, staleness: Any) -> int:
     except QAError as e:
         health = f"DAMAGED: {e}"
     print(f"index:      {s.index_dir.resolve()}  ({health})")
-    print(f"built:      {m.get('built_at')} in {m.get('build_seconds')}s by qa {m.get('package_version')}")
-    print(f"model:      {m['model']['id']} (dim {m['model']['dimension']}, profile {m['model']['profile']})")
-    want = resolve_model_id(s.model)
-    if want != m["model"]["id"] and not (want == DEFAULT_MODEL and m["model"]["id"] == DEFAULT_MODEL):
-        print(f"            MODEL MISMATCH: configured {want!r}; run `qa index build`")
-    c = m["counts"]
-    print(f"counts:     {c['documents']} documents, {c['chunks']} chunks, {c['sentences']} sentences")
-    print(f"dense:      {m.get('dense', {}).get('kind')}   chunking: {m.get('chunking')}")
+    print(f"built:      {m.built_at} in {m.build_seconds}s by qa {m.package_version}")
+    print(f"model:      {m.model.id} (dim {m.model.dimension}, profile {m.model.profile})")
+    if s.model.model != m.model.id:
+        print(f"            MODEL MISMATCH: configured {s.model.model!r}; run `qa index build`")
+    c = m.counts
+    print(f"counts:     {c.documents} documents, {c.chunks} chunks, {c.sentences} sentences")
+    print(f"dense:      {m.dense_kind}   chunking: {m.chunking.to_dict()}   encode: {m.encode}")
     st = staleness(s.docs_dir, s.index_dir)
     if any(st.values()):
         for k, v in st.items():
@@ -94,7 +97,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch is None and not args.question:
         raise QAError("give a QUESTION or --batch FILE")
-    svc = open_service(_settings(args, auto_build="missing"), progress=False, log=lambda m: print(m, file=sys.stderr))
+    settings = _settings(args, auto_build="missing")
+    svc = open_service(settings, progress=False, log=lambda m: print(m, file=sys.stderr))
     questions = [" ".join(args.question)] if args.batch is None else _read_batch(args.batch)
     status = 0
     for q in questions:
@@ -111,7 +115,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(ans.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print_answer(ans, svc, color=sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")))
+            print_answer(ans, color=sys.stdout.isatty() or settings.force_color)
     return status
 
 
@@ -136,17 +140,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from qa.model.encoder import DEFAULT_MODEL, model_info, resolve_model_id
+    from qa.model.encoder import DEFAULT_MODEL, model_info
 
+    s = _settings(args)
     if args.action == "prepare":
-        if resolve_model_id(args.model) != DEFAULT_MODEL:
+        if s.model.model != DEFAULT_MODEL:
             raise QAError("`qa model prepare` converts the embedded default model; unset QA_MODEL/--model")
         from qa.model.cache import prepare_default_model
 
-        path = prepare_default_model(force=args.force, log=lambda m: print(m, file=sys.stderr))
+        path = prepare_default_model(s.model.cache_dir, force=args.force, log=lambda m: print(m, file=sys.stderr))
         print(f"prepared: {path}")
         return 0
-    for k, v in model_info(args.model).items():
+    for k, v in model_info(s.model).items():
         print(f"{k + ':':12} {v}")
     return 0
 

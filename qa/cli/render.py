@@ -39,7 +39,7 @@ def colorize(text: str, base: int, highlights: tuple[Highlight, ...] | list[High
     return "".join(out) + (_RESET if color else "")
 
 
-def print_answer(ans: Answer, svc: Any = None, color: bool = False, file: Any = None) -> None:
+def print_answer(ans: Answer, color: bool = False, file: Any = None) -> None:
     f = file or sys.stdout
     if ans.answer is None:
         why = ans.missing or f"độ tin cậy thấp: {ans.confidence:.2f}"

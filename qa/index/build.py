@@ -1,31 +1,39 @@
 """Build and incrementally update the index from a docs folder (what `qa index build/update` run).
 
->>> report = build_index(Path("seeds"), Path("index"), encoder)
->>> report.chunks, report.reused
-(42, 0)
+    report = build_index(Path("seeds"), Path("index"), encoder, BuildOptions())
+    report.chunks, report.reused_documents        # (26, 0)
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from qa import __version__
+from qa.atomic import file_sha256
 from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError
 from qa.index.dense import DenseIndex, DenseParams
-from qa.index.lexical import LexicalIndex
-from qa.index.store import FORMAT, FORMAT_VERSION, IndexData, load_index, read_manifest, save_index
-from qa.index.vectors import Progress, encode_chunks, encode_mode, encoded_count
+from qa.index.lexical import CorpusTerms, LexicalIndex
+from qa.index.manifest import Counts, DocEntry, Manifest, ModelFingerprint, read_manifest
+from qa.index.store import IndexData, load_index, save_index
+from qa.index.vectors import EncodeMode, Progress, check_mode, encode_chunks, encoded_count
 from qa.ingest.chunking import ChunkingParams, chunk_document
 from qa.ingest.documents import find_documents, load_documents
+from qa.lang.diacritics import DiacriticRestorer
 from qa.model.encoder import Encoder
 from qa.schema import Chunk, Document
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How an index is built (QA_ENCODE, QA_DENSE_KIND, ...); recorded in its manifest."""
+
+    chunking: ChunkingParams = field(default_factory=ChunkingParams)
+    encode: EncodeMode = "sentences"
+    dense: DenseParams = field(default_factory=DenseParams)
 
 
 @dataclass
@@ -46,39 +54,34 @@ class BuildReport:
     full: bool = True
 
 
-def model_fingerprint(encoder: Encoder) -> dict[str, Any]:
-    return {"id": encoder.name, "dimension": int(encoder.dimension), "profile": encoder.profile}
+def model_fingerprint(encoder: Encoder) -> ModelFingerprint:
+    return ModelFingerprint(encoder.name, int(encoder.dimension), encoder.profile)
 
 
-def _manifest(encoder: Encoder, params: ChunkingParams, dense: DenseIndex, docs: dict[str, Document],
-              chunks: list[Chunk], seconds: float, mode: str) -> dict[str, Any]:
-    per_doc: dict[str, dict[str, Any]] = {
-        d.doc_id: {"sha256": d.sha256, "title": d.title, "chars": len(d.text), "chunks": 0}
-        for d in docs.values()
-    }
+def _manifest(encoder: Encoder, options: BuildOptions, dense: DenseIndex, docs: dict[str, Document],
+              chunks: list[Chunk], seconds: float, skipped: dict[str, str]) -> Manifest:
+    per_doc = {d: 0 for d in docs}
     for c in chunks:
-        per_doc[c.doc_id]["chunks"] += 1
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "package_version": __version__,
-        "model": model_fingerprint(encoder),
-        "chunking": params.to_dict(),
-        "encode": mode,
-        "dense": {"kind": dense.kind, "params": DenseParams.from_env().to_dict()},
-        "documents": per_doc,
-        "counts": {"documents": len(docs), "chunks": len(chunks),
-                   "sentences": sum(len(c.sentences) for c in chunks)},
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_seconds": round(seconds, 3),
-    }
+        per_doc[c.doc_id] += 1
+    return Manifest(
+        model=model_fingerprint(encoder),
+        counts=Counts(len(docs), len(chunks), sum(len(c.sentences) for c in chunks)),
+        chunking=options.chunking,
+        encode=options.encode,
+        dense_kind=dense.kind,
+        dense=options.dense,
+        documents={d.doc_id: DocEntry(d.sha256, d.title, len(d.text), per_doc[d.doc_id]) for d in docs.values()},
+        skipped=dict(skipped),
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        build_seconds=round(seconds, 3),
+    )
 
 
 def _load_docs(docs_dir: Path, report: BuildReport) -> dict[str, Document]:
     def on_error(path: Path, err: DocumentError) -> None:
         report.errors.append(str(err))
         try:
-            report.skipped[path.relative_to(docs_dir).as_posix()] = _sha256(path)
+            report.skipped[path.relative_to(docs_dir).as_posix()] = file_sha256(path)
         except (OSError, ValueError):
             pass
 
@@ -91,51 +94,53 @@ def _load_docs(docs_dir: Path, report: BuildReport) -> dict[str, Document]:
     return {d.doc_id: d for d in docs}
 
 
-def _assemble(encoder: Encoder, params: ChunkingParams, docs: dict[str, Document], chunks: list[Chunk],
-              cvec: np.ndarray, svec: np.ndarray, started: float, report: BuildReport, mode: str) -> IndexData:
-    dense = DenseIndex.build(cvec, DenseParams.from_env())
+def _assemble(encoder: Encoder, options: BuildOptions, docs: dict[str, Document], chunks: list[Chunk],
+              cvec: np.ndarray, svec: np.ndarray, started: float, report: BuildReport) -> IndexData:
+    dense = DenseIndex.build(cvec, options.dense)
     lexical = LexicalIndex.build([c.text for c in chunks])
-    manifest = _manifest(encoder, params, dense, docs, chunks, time.perf_counter() - started, mode)
-    manifest["skipped"] = report.skipped
-    return IndexData(manifest, docs, chunks, cvec, svec, dense, lexical)
+    terms = CorpusTerms.build(c.text for c in chunks)
+    # fit on the kept text of each document once: chunks overlap and would double-count
+    restorer = DiacriticRestorer.fit(
+        d.text[s:e] for d in docs.values() for s, e in (d.spans or ((0, len(d.text)),))
+    )
+    manifest = _manifest(encoder, options, dense, docs, chunks, time.perf_counter() - started, report.skipped)
+    return IndexData(manifest, docs, chunks, cvec, svec, dense, lexical, terms, restorer)
 
 
-def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: ChunkingParams | None = None,
+def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: BuildOptions | None = None,
                 progress: Progress | None = None) -> BuildReport:
     """Full rebuild: every document chunked and encoded, then swapped in atomically."""
     started = time.perf_counter()
-    params = params or ChunkingParams()
+    o = options or BuildOptions()
+    check_mode(o.encode)
     report = BuildReport()
     docs = _load_docs(docs_dir, report)
-    chunks = [c for d in docs.values() for c in chunk_document(d, params)]
-    mode = encode_mode()
-    cvec, svec = encode_chunks(encoder, docs, chunks, progress, mode=mode)
-    save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report, mode), index_dir)
+    chunks = [c for d in docs.values() for c in chunk_document(d, o.chunking)]
+    cvec, svec = encode_chunks(encoder, docs, chunks, progress, mode=o.encode)
+    save_index(_assemble(encoder, o, docs, chunks, cvec, svec, started, report), index_dir)
     report.documents, report.chunks = len(docs), len(chunks)
-    report.sentences, report.encoded_texts = len(svec), encoded_count(encoder, docs, chunks, mode)
+    report.sentences, report.encoded_texts = len(svec), encoded_count(encoder, docs, chunks, o.encode)
     report.added = sorted(docs)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: ChunkingParams | None = None,
+def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: BuildOptions | None = None,
                  progress: Progress | None = None) -> BuildReport:
     """Incremental: re-encode only new and changed documents, drop deleted ones.
 
     Falls back to a full build when the old index is missing, damaged, or made with another
-    model or chunking.
+    model, chunking or encode mode (vectors from another mode don't mix).
     """
-    params = params or ChunkingParams()
+    o = options or BuildOptions()
+    check_mode(o.encode)
     try:
         old = load_index(index_dir)
     except (IndexMissingError, IndexCorruptError):
-        return build_index(docs_dir, index_dir, encoder, params, progress)
-    same_model = old.manifest.get("model") == model_fingerprint(encoder)
-    mode = encode_mode()
-    # indexes from before QA_ENCODE encoded chunks and sentences: vectors from another mode don't mix
-    same_vectors = old.manifest.get("encode", "both") == mode
-    if not same_model or not same_vectors or old.manifest.get("chunking") != params.to_dict():
-        return build_index(docs_dir, index_dir, encoder, params, progress)
+        return build_index(docs_dir, index_dir, encoder, o, progress)
+    m = old.manifest
+    if m.model != model_fingerprint(encoder) or m.encode != o.encode or m.chunking != o.chunking:
+        return build_index(docs_dir, index_dir, encoder, o, progress)
     started = time.perf_counter()
     report = BuildReport(full=False)
     docs = _load_docs(docs_dir, report)
@@ -148,8 +153,8 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
     for i, c in enumerate(old.chunks):
         old_rows.setdefault(c.doc_id, []).append(i)
     fresh_docs = {d: docs[d] for d in docs if d not in keep}
-    fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, params)]
-    f_cvec, f_svec = encode_chunks(encoder, fresh_docs, fresh_chunks, progress, mode=mode)
+    fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, o.chunking)]
+    f_cvec, f_svec = encode_chunks(encoder, fresh_docs, fresh_chunks, progress, mode=o.encode)
     chunks: list[Chunk] = []
     cparts: list[np.ndarray] = []
     sparts: list[np.ndarray] = []
@@ -172,34 +177,26 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, params: Chun
     dim = encoder.dimension
     cvec = np.concatenate(cparts) if cparts else np.zeros((0, dim), np.float32)
     svec = np.concatenate(sparts) if sparts else np.zeros((0, dim), np.float32)
-    save_index(_assemble(encoder, params, docs, chunks, cvec, svec, started, report, mode), index_dir)
+    save_index(_assemble(encoder, o, docs, chunks, cvec, svec, started, report), index_dir)
     report.documents, report.chunks, report.sentences = len(docs), len(chunks), len(svec)
     report.reused_documents = len(keep)
-    report.encoded_texts = encoded_count(encoder, fresh_docs, fresh_chunks, mode)
+    report.encoded_texts = encoded_count(encoder, fresh_docs, fresh_chunks, o.encode)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def staleness(docs_dir: Path, index_dir: Path) -> dict[str, list[str]]:
     """Documents added, changed or removed on disk since the index was built (cheap: hashes only)."""
     manifest = read_manifest(index_dir)
-    indexed: dict[str, Any] = manifest.get("documents", {})
+    indexed = manifest.documents
     found = find_documents(docs_dir) if docs_dir.is_dir() else []
     on_disk = {p.relative_to(docs_dir).as_posix(): p for p in found}
-    skipped: dict[str, str] = manifest.get("skipped", {})
+    skipped = manifest.skipped
     # a file that failed to load is not "new" again until its bytes change
-    on_disk = {d: p for d, p in on_disk.items() if d not in skipped or skipped[d] != _sha256(p)}
+    on_disk = {d: p for d, p in on_disk.items() if d not in skipped or skipped[d] != file_sha256(p)}
     return {
         "added": sorted(d for d in on_disk if d not in indexed),
         "changed": sorted(d for d, p in on_disk.items()
-                          if d in indexed and indexed[d]["sha256"] != _sha256(p)),
+                          if d in indexed and indexed[d].sha256 != file_sha256(p)),
         "removed": sorted(d for d in indexed if d not in on_disk),
     }

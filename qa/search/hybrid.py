@@ -2,27 +2,29 @@
 
 Plain RRF loses to dense alone on Vietnamese QA (see shared notes), so each retriever's real
 scores are standardized over the candidate set and mixed with tuned weights; a question typed
-without diacritics is restored before the dense query and leans on the folded lexical field.
+without diacritics is restored before the dense query (qa.search.query) and leans on the folded
+lexical field. A chunk's dense score mixes in its best sentence's cosine; those sentence cosines
+come back with the hits, so answering does not compute them again::
 
->>> r = Retriever(index_data, encoder)
->>> [h.chunk_id for h in r.search("bi thu thanh uy la ai", k=3).hits]
-[0, 4, 2]
+    result = Retriever(index, query_encoder).search("bi thu thanh uy la ai", k=3)
+    [h.chunk_id for h in result.hits]           # [0, 4, 2]
+    result.sentence_cos[0]                      # cosine of each sentence of chunk 0
+
+>>> _z(np.array([1.0, 2.0, 3.0])).round(3).tolist()
+[-1.225, 0.0, 1.225]
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import time
 from dataclasses import dataclass, field
-from threading import Lock
-from typing import Any
 
 import numpy as np
 
 from qa.index.store import IndexData
-from qa.lang.shorthand import contract, expand
-from qa.lang.text import tokenize
 from qa.model.encoder import Encoder
 from qa.schema import Hit
+from qa.search.query import Query, QueryPreparer
 
 
 @dataclass(frozen=True)
@@ -37,21 +39,13 @@ class FusionParams:
     exact_below: int = 20_000  # below this many chunks, score every chunk exactly
 
 
-@dataclass
-class Query:
-    """A question prepared for search: forms, vectors and per-token facts, computed once."""
-
-    raw: str
-    expanded: str  # casual shorthand expanded (qa.lang.shorthand)
-    restored: str  # expanded, with diacritics restored on unaccented words
-    vectors: np.ndarray  # 1 or 2 rows: raw and restored (when they differ)
-    accent_ratio: float  # share of letter tokens carrying diacritics as typed
-
-
-@dataclass
+@dataclass(frozen=True)
 class SearchResult:
+    """The best chunks by fused score, and the cosine of every sentence of each of them."""
+
     query: Query
     hits: list[Hit]
+    sentence_cos: dict[int, np.ndarray] = field(default_factory=dict)  # chunk id -> one cosine per sentence
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -62,116 +56,65 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - float(x.mean())) / sd if sd > 1e-9 else np.zeros_like(x)
 
 
-class QueryEmbedder:
-    """Question -> vectors, with an LRU cache (chat users repeat and retry questions)."""
-
-    def __init__(self, encoder: Encoder, size: int = 1024) -> None:
-        self.encoder = encoder
-        self.size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            vecs = self.encoder.encode_queries(missing)
-            with self._lock:
-                for t, v in zip(missing, vecs, strict=True):
-                    self._cache[t] = v
-                while len(self._cache) > self.size:
-                    self._cache.popitem(last=False)
-        with self._lock:
-            for t in texts:
-                if t in self._cache:
-                    self._cache.move_to_end(t)
-            return np.stack([self._cache[t] if t in self._cache else self.encoder.encode_queries([t])[0]
-                             for t in texts])
-
-
 class Retriever:
     """Searches one loaded index; safe to share between threads (read-only after init)."""
 
-    def __init__(self, data: IndexData, encoder: Encoder, restorer: Any | None = None,
-                 params: FusionParams | None = None, query_encoder: Encoder | None = None) -> None:
-        self.data = data
-        self.encoder = encoder
+    def __init__(self, index: IndexData, encoder: Encoder, params: FusionParams | None = None) -> None:
+        self.index = index
         self.params = params or FusionParams()
-        self.embed = QueryEmbedder(query_encoder or encoder)
-        if restorer is None:
-            from qa.lang.diacritics import DiacriticRestorer
-
-            # fit on the kept text of each document once: chunks overlap and would double-count
-            restorer = DiacriticRestorer.fit(
-                d.text[s:e] for d in data.documents.values() for s, e in (d.spans or ((0, len(d.text)),))
-            )
-        self.restorer = restorer
-        self.vocab = frozenset(t.norm for c in data.chunks for t in tokenize(c.text))
-
-    def prepare(self, question: str) -> Query:
-        toks = [t for t in tokenize(question) if not t.norm.isdigit()]
-        accented = sum(1 for t in toks if t.norm != t.folded)
-        ascii_tokens = sum(1 for t in toks if t.norm.isascii())
-        ratio = accented / max(1, accented + ascii_tokens)
-        # casual shorthand spelled out; spelled-out phrases written as the documents abbreviate them
-        expanded = contract(expand(question, self.vocab), self.vocab, self.data.lexical.has_phrase)
-        restored = self.restorer.restore(expanded)
-        forms = [question] if restored == question else [question, restored]
-        return Query(question, expanded, restored, self.embed(forms), ratio)
+        self.prepare = QueryPreparer(index, encoder)
 
     def _candidates(self, q: Query, lex: np.ndarray) -> np.ndarray:
-        n = len(self.data.chunks)
+        n = len(self.index.chunks)
         if n <= self.params.exact_below:
             return np.arange(n)
         k = self.params.candidates
-        _, ids = self.data.dense.search(q.vectors, k)
+        _, ids = self.index.dense.search(q.vectors, k)
         lex_top = np.argpartition(-lex, min(k, n - 1))[:k] if n else np.zeros(0, int)
         ids = np.concatenate([ids.ravel(), lex_top])
         return np.unique(ids[ids >= 0])
 
     def lexical_scores(self, q: Query) -> np.ndarray:
         """Accented field on the restored question + folded field, weighted by missing diacritics."""
-        lx = self.data.lexical
+        lx = self.index.lexical
         norm = lx.scores(q.restored, "norm")
         folded = lx.scores(q.expanded, "folded")
         w_f = self.params.folded_weight * q.accent_ratio + (1.0 - q.accent_ratio)
         return np.asarray((1.0 - w_f) * norm + w_f * folded, dtype=np.float32)
 
-    def _best_sentence(self, cand: np.ndarray, q: Query) -> np.ndarray:
-        """Per candidate chunk, the highest cosine of one of its sentences."""
-        off = self.data.sentence_offsets
-        rows = np.concatenate([np.arange(off[c], off[c + 1]) for c in cand]) if len(cand) else np.zeros(0, int)
-        cos = (self.data.sentence_vectors[rows] @ q.vectors.T).max(axis=1)
-        counts = (off[cand + 1] - off[cand]).astype(int)
-        out = np.full(len(cand), -1.0, dtype=np.float32)
-        nonempty = counts > 0
-        if rows.size:
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            out[nonempty] = np.maximum.reduceat(cos, starts[nonempty])
-        return out
+    def sentence_cosines(self, chunks: np.ndarray, q: Query) -> list[np.ndarray]:
+        """Per chunk, the cosine of each of its sentences to the question (best of its forms)."""
+        off = self.index.sentence_offsets
+        counts = (off[chunks + 1] - off[chunks]).astype(int)
+        rows = (np.concatenate([np.arange(off[c], off[c + 1]) for c in chunks]) if len(chunks)
+                else np.zeros(0, int))
+        cos = (self.index.sentence_vectors[rows] @ q.vectors.T).max(axis=1) if rows.size else np.zeros(0)
+        return np.split(cos, np.cumsum(counts)[:-1]) if len(chunks) else []
 
     def search(self, question: str, k: int = 5, query: Query | None = None) -> SearchResult:
         """Top-k chunks by fused score."""
-        import time
-
         t0 = time.perf_counter()
         q = query or self.prepare(question)
         t1 = time.perf_counter()
         lex_all = self.lexical_scores(q)
         cand = self._candidates(q, lex_all)
         if cand.size == 0:
-            return SearchResult(q, [], {"embed": t1 - t0})
-        dense = (self.data.chunk_vectors[cand] @ q.vectors.T).max(axis=1)
-        if self.params.sentence_weight > 0:
-            # a chunk is as relevant as its best sentence too: facts sit in one sentence of a long chunk
-            w = self.params.sentence_weight
-            dense = (1 - w) * dense + w * self._best_sentence(cand, q)
-        lex = lex_all[cand]
+            return SearchResult(q, [], {}, {"embed": t1 - t0})
+        dense = (self.index.chunk_vectors[cand] @ q.vectors.T).max(axis=1)
+        per_chunk: dict[int, np.ndarray] = {}
         p = self.params
+        if p.sentence_weight > 0:
+            # a chunk is as relevant as its best sentence too: facts sit in one sentence of a long chunk
+            cosines = self.sentence_cosines(cand, q)
+            best = np.array([c.max() if c.size else -1.0 for c in cosines], dtype=np.float32)
+            dense = (1 - p.sentence_weight) * dense + p.sentence_weight * best
+            per_chunk = dict(zip(cand.tolist(), cosines, strict=True))
+        lex = lex_all[cand]
         fused = p.dense_weight * _z(dense) + p.lexical_weight * _z(lex)
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [Hit(int(cand[i]), float(fused[i]), float(dense[i]), float(lex[i])) for i in order]
-        return SearchResult(q, hits, {"embed": t1 - t0, "search": time.perf_counter() - t1})
+        ids = np.array([h.chunk_id for h in hits], dtype=np.int64)
+        if not per_chunk:
+            per_chunk = dict(zip(ids.tolist(), self.sentence_cosines(ids, q), strict=True))
+        sentence_cos = {h.chunk_id: per_chunk[h.chunk_id] for h in hits}
+        return SearchResult(q, hits, sentence_cos, {"embed": t1 - t0, "search": time.perf_counter() - t1})

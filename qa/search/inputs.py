@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 
@@ -17,22 +16,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0/C1 controls except
 _SPACES = re.compile(r"\s+")
 
 
-def max_chars() -> int:
-    """`QA_MAX_QUESTION_CHARS` or 1,000."""
-    try:
-        return max(1, int(os.environ.get("QA_MAX_QUESTION_CHARS", DEFAULT_MAX_CHARS)))
-    except ValueError:
-        return DEFAULT_MAX_CHARS
-
-
-def clean_question(question: object, limit: int | None = None) -> str:
+def clean_question(question: object, limit: int = DEFAULT_MAX_CHARS) -> str:
     """NFC, control characters removed, whitespace collapsed; raises InputError for empty or too long."""
     if not isinstance(question, str):
         raise InputError(
             f"question must be a string, got {type(question).__name__}",
             "Câu hỏi phải là một chuỗi văn bản.",
         )
-    limit = limit or max_chars()
     text = unicodedata.normalize("NFC", question)
     text = _CONTROL.sub(" ", text)
     # lone surrogates cannot be encoded to UTF-8 anywhere downstream

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -46,19 +45,6 @@ def is_loopback(client_key: str) -> bool:
     return ip.is_loopback
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise QAError(f"{name}={raw!r} is not an integer; use a whole number such as {default}") from None
-    if value < 0:
-        raise QAError(f"{name}={value} is negative; use 0 to disable or a positive number")
-    return value
-
-
 class RateLimiter:
     """Thread-safe token buckets, one per client key: `burst` requests at once, refilled at `rate_per_minute`.
 
@@ -84,15 +70,6 @@ class RateLimiter:
     @property
     def enabled(self) -> bool:
         return self.rate_per_minute > 0
-
-    @classmethod
-    def from_env(cls) -> RateLimiter:
-        """`QA_RATE_LIMIT` (per minute per client, default 60, 0 = off), `QA_RATE_LIMIT_BURST` (default
-        10), `QA_RATE_LIMIT_LOOPBACK=1` to limit loopback clients too (off by default)."""
-        rate = _env_int("QA_RATE_LIMIT", DEFAULT_RATE)
-        burst = _env_int("QA_RATE_LIMIT_BURST", DEFAULT_BURST)
-        flag = os.environ.get("QA_RATE_LIMIT_LOOPBACK", "").strip().lower()
-        return cls(rate, burst, exempt_loopback=flag not in ("1", "true", "yes", "on"))
 
     def __bool__(self) -> bool:
         # a limiter with no tracked clients yet is still a limiter (`limiter or default` bit us)

@@ -11,7 +11,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from qa.errors import QAError
 from qa.web.ratelimit import RateLimiter, RateLimitMiddleware, is_loopback, too_many_message
 
 
@@ -97,26 +96,6 @@ def test_thread_safe_exact_count() -> None:
         t.join()
     assert allowed.count(True) == 100
     assert allowed.count(False) == 300
-
-
-def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("QA_RATE_LIMIT", "QA_RATE_LIMIT_BURST", "QA_RATE_LIMIT_LOOPBACK"):
-        monkeypatch.delenv(name, raising=False)
-    rl = RateLimiter.from_env()
-    assert (rl.rate_per_minute, rl.burst, rl.exempt_loopback) == (60, 10, True)
-    monkeypatch.setenv("QA_RATE_LIMIT", "0")
-    assert not RateLimiter.from_env().enabled
-    monkeypatch.setenv("QA_RATE_LIMIT", "120")
-    monkeypatch.setenv("QA_RATE_LIMIT_BURST", "3")
-    monkeypatch.setenv("QA_RATE_LIMIT_LOOPBACK", "1")
-    rl = RateLimiter.from_env()
-    assert (rl.rate_per_minute, rl.burst, rl.exempt_loopback) == (120, 3, False)
-    monkeypatch.setenv("QA_RATE_LIMIT", "lots")
-    with pytest.raises(QAError, match=r"QA_RATE_LIMIT='lots' is not an integer"):
-        RateLimiter.from_env()
-    monkeypatch.setenv("QA_RATE_LIMIT", "-5")
-    with pytest.raises(QAError, match=r"QA_RATE_LIMIT=-5 is negative"):
-        RateLimiter.from_env()
 
 
 def test_too_many_message_rounds_up() -> None:

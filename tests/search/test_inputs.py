@@ -1,17 +1,19 @@
-"""Input rules (qa/inputs.py) and their use by QAService.ask and the CLI."""
+"""Input rules (qa.search.inputs) and their use by QAService.ask and the CLI."""
 
 from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qa.cli import main as cli
-from qa.errors import InputError
-from qa.search.inputs import DEFAULT_MAX_CHARS, clean_question, max_chars
-from qa.service import QAService, Settings, open_service
+from qa.config import Settings
+from qa.errors import InputError, QAError
+from qa.search.inputs import DEFAULT_MAX_CHARS, clean_question
+from qa.service import QAService, open_service
 from tests.conftest import SMALL_CORPUS, FakeEncoder
 
 EMPTY_VI = "Vui lòng nhập câu hỏi."
@@ -19,7 +21,7 @@ EMPTY_VI = "Vui lòng nhập câu hỏi."
 
 @pytest.fixture(autouse=True)
 def _default_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("QA_MAX_QUESTION_CHARS", raising=False)
+    monkeypatch.delenv("QA_MAX_QUESTION_CHARS", raising=False)  # the CLI tests read the environment
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_not_a_string(q: object) -> None:
 
 
 def test_default_limit_is_1000() -> None:
-    assert max_chars() == DEFAULT_MAX_CHARS == 1000
+    assert DEFAULT_MAX_CHARS == Settings().max_question_chars == 1000
     assert clean_question("a" * 1000) == "a" * 1000
     with pytest.raises(InputError) as ei:
         clean_question("a" * 1001)
@@ -70,23 +72,22 @@ def test_pasted_novel_rejected() -> None:
         clean_question(novel)
 
 
-def test_limit_from_env_and_argument(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QA_MAX_QUESTION_CHARS", "10")
-    assert max_chars() == 10
-    assert clean_question("Hà Nội ở?") == "Hà Nội ở?"
+def test_limit_from_settings_and_argument() -> None:
+    limit = Settings.from_env({"QA_MAX_QUESTION_CHARS": "10"}).max_question_chars
+    assert limit == 10
+    assert clean_question("Hà Nội ở?", limit) == "Hà Nội ở?"
     with pytest.raises(InputError, match="the limit is 10 ") as ei:
-        clean_question("Hà Nội ở đâu?")
+        clean_question("Hà Nội ở đâu?", limit)
     assert ei.value.message_vi == "Câu hỏi quá dài (13 ký tự). Vui lòng rút gọn dưới 10 ký tự."
     assert clean_question("Hà Nội ở đâu?", limit=20) == "Hà Nội ở đâu?"
-    monkeypatch.setenv("QA_MAX_QUESTION_CHARS", "not a number")
-    assert max_chars() == 1000
+    with pytest.raises(QAError, match="QA_MAX_QUESTION_CHARS='not a number' is not a whole number"):
+        Settings.from_env({"QA_MAX_QUESTION_CHARS": "not a number"})
 
 
-def test_length_counted_after_cleaning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QA_MAX_QUESTION_CHARS", "5")
+def test_length_counted_after_cleaning() -> None:
     # NFD "Huế" is 5 code points, NFC 3; runs of spaces count as one
-    assert clean_question(unicodedata.normalize("NFD", "Huế")) == "Huế"
-    assert clean_question("a" + " " * 500 + "b") == "a b"
+    assert clean_question(unicodedata.normalize("NFD", "Huế"), 5) == "Huế"
+    assert clean_question("a" + " " * 500 + "b", 5) == "a b"
 
 
 @pytest.mark.parametrize(
@@ -148,10 +149,10 @@ def test_ask_rejects_bad_question(svc: QAService, q: object) -> None:
         svc.ask(q)
 
 
-def test_ask_too_long(svc: QAService, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QA_MAX_QUESTION_CHARS", "20")
+def test_ask_too_long(svc: QAService) -> None:
+    short = QAService(svc.data, svc.encoder, replace(svc.settings, max_question_chars=20))
     with pytest.raises(InputError, match="the limit is 20"):
-        svc.ask("Hồ Hoàn Kiếm nằm ở đâu trong thành phố?")
+        short.ask("Hồ Hoàn Kiếm nằm ở đâu trong thành phố?")
 
 
 def test_ask_normalizes_before_answering(svc: QAService) -> None:

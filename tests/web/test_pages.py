@@ -1,11 +1,11 @@
-"""Chat rendering (qa.web.chat): highlighted answer, escaped source cards, the abstention box."""
+"""Chat rendering (qa.web.pages): highlighted answer, escaped source cards, the abstention box."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from qa.schema import NOT_FOUND_VI, Answer, AnswerSpan, Highlight, Passage
-from qa.web.chat import answer_html, highlight_html
+from qa.web.pages import answer_html, highlight_html
 
 
 def test_highlight_html_escapes_and_nests_marks() -> None:

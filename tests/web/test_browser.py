@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from qa.service import QAService, Settings, open_service
-from qa.web.app import BackgroundServer, create_app
+from qa.config import Settings
+from qa.service import QAService, open_service
+from qa.web.app import create_app
+from tests.servers import BackgroundServer
 
 pytestmark = pytest.mark.browser
 

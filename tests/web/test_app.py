@@ -16,14 +16,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from qa.config import Settings
 from qa.errors import InputError, QAError
 from qa.schema import Answer
-from qa.service import QAService, Settings, open_service
-from qa.web.app import MAX_BODY, BackgroundServer, OriginPolicy, create_app, parse_origins
+from qa.service import QAService, open_service
+from qa.web.app import create_app
 from qa.web.chat import chat_turn
 from qa.web.ratelimit import RateLimiter
+from qa.web.security import MAX_BODY, OriginPolicy, parse_origins
+from tests.servers import BackgroundServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"
 QUESTION = "Thủ đô của Việt Nam là gì?"
 HTML_DOC = "Thẻ <script>alert(1)</script> và <b>đậm</b> nằm trong văn bản này. Câu thứ hai & cuối."
@@ -304,9 +307,9 @@ def test_app_import_is_light_and_bad_startup_is_one_line(tmp_path: Path) -> None
     code = "import sys, app; print(sorted(m for m in ('gradio', 'torch', 'uvicorn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-    cases = [({"QA_AUTO_BUILD": "maybe"}, "error: QA_AUTO_BUILD='maybe'; use never, missing or stale"),
+    cases = [({"QA_AUTO_BUILD": "maybe"}, "error: QA_AUTO_BUILD='maybe'; use one of never, missing, stale"),
              ({"QA_ALLOWED_ORIGINS": "evil"}, "error: allowed origin 'evil' (QA_ALLOWED_ORIGINS) is not"),
-             ({"QA_PORT": "http"}, "error: port 'http' is not a number from 1 to 65535")]
+             ({"QA_PORT": "http"}, "error: QA_PORT='http' is not a whole number; the default is 7860")]
     busy = socket.create_server(("127.0.0.1", 0))
     port = busy.getsockname()[1]
     cases.append(({"QA_PORT": str(port)}, f"error: cannot listen on 127.0.0.1:{port}: "))

@@ -1,0 +1,206 @@
+"""Every piece of HTML the app renders: chat messages, source cards, the status line, the document page.
+
+Every piece of user or document text goes through `html.escape` before our own markup is added;
+the Chatbot's sanitizer (kept on) is a second line of defence, not the first.
+
+>>> highlight_html("a <b> c", 10, [Highlight(12, 15, "answer")])
+'a <mark class="qa-answer">&lt;b&gt;</mark> c'
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from qa.answer.terms import question_spellings, term_highlights
+from qa.schema import NOT_FOUND_VI, Answer, Document, Highlight, Passage
+
+TITLE = "Hỏi đáp tài liệu"
+CARDS_OPEN = 1  # source cards shown expanded; the rest stay folded so the chat stays readable
+USER_ECHO_CHARS = 300
+INTERNAL_ERROR_VI = "Đã có lỗi xảy ra khi trả lời; vui lòng thử lại."
+
+CSS = """
+.qa-answer-box,.qa-abstain,.qa-error{padding:8px 12px;border-radius:6px;border-left:4px solid}
+.qa-answer-box{border-left-color:#d97706;background:rgba(251,191,36,.12)}
+.qa-abstain{border-left-color:#9ca3af;background:rgba(156,163,175,.18)}
+.qa-error{border-left-color:#dc2626;background:rgba(220,38,38,.08)}
+.qa-label{font-size:.8em;font-weight:600;text-transform:uppercase;letter-spacing:.03em;opacity:.75}
+.qa-cite{font-size:.85em;opacity:.85;margin-top:4px}
+mark.qa-answer{background:#fde68a;color:#1f2937;padding:0 1px;border-radius:2px}
+mark.qa-term{background:transparent;color:inherit;font-weight:600;text-decoration:underline 2px #0284c7}
+mark.qa-answer mark.qa-term{color:#1f2937}
+.qa-card{border:1px solid rgba(128,128,128,.35);border-radius:6px;padding:4px 10px;margin-top:6px}
+.qa-card summary{cursor:pointer;font-size:.9em}
+.qa-meta{font-size:.85em;opacity:.8}
+.qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
+.qa-card .qa-passage{max-height:7.5em;overflow-y:auto}
+.qa-sources{font-size:.85em;font-weight:600;margin-top:8px;opacity:.8}
+#qa-status{font-size:.85em;opacity:.8}
+"""
+
+
+_WRAP = (("focus", '<span class="qa-focus">', "</span>"), ("answer", '<mark class="qa-answer">', "</mark>"),
+         ("term", '<mark class="qa-term">', "</mark>"))  # outermost first
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
+                   anchor: tuple[int, str] | None = None) -> str:
+    """Escaped `text` (starting at document offset `base`) with <mark class="qa-answer|qa-term"> spans.
+
+    Labels nest focus > answer > term, so one answer sentence is one <mark> with its terms inside.
+    `anchor=(offset, id)` drops an empty <a id> at that document offset, the scroll target of /doc.
+    """
+    by_label: dict[str, list[tuple[int, int]]] = {}
+    for h in highlights:
+        s, e = max(h.start - base, 0), min(h.end - base, len(text))
+        if s < e:
+            by_label.setdefault(h.label, []).append((s, e))
+    levels = [(_union(by_label.get(lab, [])), open_, close) for lab, open_, close in _WRAP]
+    at = None if anchor is None else min(max(anchor[0] - base, 0), len(text))
+    tag = "" if anchor is None else f'<a id="{html.escape(anchor[1])}" class="qa-anchor"></a>'
+    placed = False
+
+    def leaf(a: int, b: int) -> str:
+        nonlocal placed
+        if at is not None and not placed and a <= at <= b:
+            placed = True
+            return html.escape(text[a:at]) + tag + html.escape(text[at:b])
+        return html.escape(text[a:b])
+
+    def render(a: int, b: int, level: int) -> str:
+        if level == len(levels):
+            return leaf(a, b)
+        spans, open_, close = levels[level]
+        out, pos = [], a
+        for s, e in spans:
+            s, e = max(s, a), min(e, b)
+            if s >= e:
+                continue
+            out += [render(pos, s, level + 1), open_, render(s, e, level + 1), close]
+            pos = e
+        out.append(render(pos, b, level + 1))
+        return "".join(out)
+
+    return render(0, len(text), 0)
+
+
+def question_terms(text: str, question: str) -> list[Highlight]:
+    """Term highlights of `question`'s content words in `text`, by the rule the answerer uses for passages."""
+    return term_highlights(text, 0, question_spellings(question))
+
+
+def doc_href(doc: str, start: int, end: int, answer: tuple[int, int] | None = None,
+             question: str = "") -> str:
+    """Relative link to the /doc view, scrolled to [start, end) (works under any mount prefix)."""
+    q: dict[str, Any] = {"doc": doc, "start": start, "end": end}
+    if answer is not None:
+        q["a_start"], q["a_end"] = answer
+    if question:
+        q["q"] = question[:300]
+    return "doc?" + urlencode(q) + "#qa-focus"
+
+
+def position_vi(start: int, end: int) -> str:
+    return f"ký tự {start}–{end}"
+
+
+def _card(i: int, p: Passage, ans: Answer, open_: bool) -> str:
+    a = ans.answer
+    inside = a is not None and a.doc == p.doc and a.start < p.end and a.end > p.start
+    span = (a.start, a.end) if a is not None and inside else None
+    href = doc_href(p.doc, p.start, p.end, span, ans.question)
+    head = (f"<b>[{i}] {html.escape(p.title)}</b> <span class=\"qa-meta\">· {html.escape(p.doc)} · "
+            f"{position_vi(p.start, p.end)} · điểm {p.score:.2f}</span>")
+    body = highlight_html(p.text, p.start, p.highlights)
+    return (f'<details class="qa-card"{" open" if open_ else ""}><summary>{head}</summary>'
+            f'<div class="qa-passage">{body}</div>'
+            f'<a class="qa-open" href="{html.escape(href)}">Xem trong tài liệu ↗</a></details>')
+
+
+def answer_html(ans: Answer) -> str:
+    """The assistant message: answer box (or grey abstention box) then the source cards."""
+    parts: list[str] = []
+    a = ans.answer
+    if a is not None:
+        href = doc_href(a.doc, a.start, a.end, (a.start, a.end), ans.question)
+        parts.append(
+            '<div class="qa-answer-box"><div class="qa-label">Trả lời</div>'
+            f'<div class="qa-passage"><mark class="qa-answer">{html.escape(a.text)}</mark></div>'
+            f'<div class="qa-cite">Nguồn: {html.escape(a.doc)} · {position_vi(a.start, a.end)} · '
+            f'độ tin cậy {a.score:.2f} · <a class="qa-open" href="{html.escape(href)}">'
+            "Xem trong tài liệu ↗</a>"
+            "</div></div>")
+        heading = "Nguồn"
+    else:
+        why = f'<div class="qa-why">Lý do: {html.escape(ans.missing)}.</div>' if ans.missing else ""
+        parts.append(f'<div class="qa-abstain"><div class="qa-label">Không có câu trả lời</div>'
+                     f"{html.escape(NOT_FOUND_VI)}{why}</div>")
+        heading = "Đoạn gần nhất (độ tin cậy thấp)"
+    if ans.passages:
+        parts.append(f'<div class="qa-sources">{heading}</div>')
+        parts.extend(_card(i, p, ans, i <= CARDS_OPEN) for i, p in enumerate(ans.passages, 1))
+    return "".join(parts)
+
+
+def error_html(message_vi: str) -> str:
+    return f'<div class="qa-error">{html.escape(message_vi)}</div>'
+
+
+def user_html(question: object) -> str:
+    """The user's bubble: their text, escaped and shortened (a 10,000-character paste stays readable)."""
+    text = question if isinstance(question, str) else ""
+    if len(text) > USER_ECHO_CHARS:
+        text = text[:USER_ECHO_CHARS] + "…"
+    return html.escape(text)
+
+
+def status_html(status: dict[str, Any]) -> str:
+    built = str(status.get("built_at") or "?").replace("T", " ").replace("+00:00", " UTC")
+    model = status.get("model")
+    model = "multilingual-e5-small (mặc định)" if model == "default" else model  # the embedded default
+    return html.escape(f"Mô hình: {model} · {status.get('documents')} tài liệu · "
+                       f"{status.get('chunks')} đoạn · {status.get('sentences')} câu · "
+                       f"chỉ mục tạo lúc {built}")
+
+
+
+def document_page(doc: Document | None, start: int, end: int,
+                  answer: tuple[int, int] | None, question: str) -> tuple[int, str]:
+    """(status, HTML) of the whole document: focus region tinted, answer and question terms marked."""
+    if doc is None:
+        return 404, _page("Không tìm thấy tài liệu", "<p>Tài liệu này không có trong chỉ mục.</p>")
+    n = len(doc.text)
+    start, end = sorted((min(max(start, 0), n), min(max(end, 0), n)))
+    marks = [Highlight(start, end, "focus")]
+    if answer is not None:
+        marks.append(Highlight(max(answer[0], 0), min(answer[1], n), "answer"))
+    marks.extend(question_terms(doc.text, question))
+    body = highlight_html(doc.text, 0, marks, anchor=(start, "qa-focus"))
+    head = (f"<header><h1>{html.escape(doc.title)}</h1><div class=\"qa-meta\">{html.escape(doc.doc_id)}"
+            f" · {position_vi(start, end)} / {n} ký tự</div></header>")
+    return 200, _page(doc.title, f"{head}<main class=\"qa-doc\">{body}</main>")
+
+
+def _page(title: str, body: str) -> str:
+    style = CSS + (
+        "body{font-family:system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem 1.25rem 40vh;"
+        "line-height:1.6;color:#1f2937;background:#fff}h1{font-size:1.2rem;margin:.2rem 0}"
+        "header{position:sticky;top:0;background:#fff;padding:.5rem 0;border-bottom:1px solid #e5e7eb}"
+        ".qa-doc{white-space:pre-wrap}"
+        ".qa-focus{background:rgba(14,165,233,.10)}.qa-anchor{scroll-margin-top:30vh}")
+    return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
+            f"<style>{style}</style></head><body>{body}</body></html>")
