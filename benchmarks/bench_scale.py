@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import rss_mb  # noqa: E402
+from qa.config import Settings  # noqa: E402
 from qa.index.dense import DenseIndex, DenseParams  # noqa: E402
 
 DIM = 384
@@ -122,7 +123,7 @@ def exact_top10(base: np.ndarray, queries: np.ndarray, block: int = 200_000) -> 
 
 def worker(n: int, kind: str, n_queries: int, do_sweep: bool) -> None:
     """One index in a fresh process, so its RSS is its own."""
-    params = DenseParams.from_env()
+    params = Settings.from_env().build.dense
     mix = Mixture(n)
     base = mix.sample(n, seed=1)
     queries = mix.sample(n_queries, seed=2)
@@ -166,7 +167,7 @@ def main() -> None:
         return
     import faiss
 
-    params = DenseParams.from_env()
+    params = Settings.from_env().build.dense
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads; DenseParams {params.to_dict()}")
     for n in args.sizes:
         run_size(n, args.queries, args.sweep, params)

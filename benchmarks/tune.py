@@ -18,18 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.config import Settings  # noqa: E402
-from qa.eval.evaluate import _metrics, judge, load_qa_file  # noqa: E402
+from qa.eval.data import load_qa_file  # noqa: E402
+from qa.eval.evaluate import judge, metrics  # noqa: E402
 from qa.service import open_service  # noqa: E402
 
 
 def run(svc, items):
-    rows = []
-    for it in items:
-        r = judge(svc, it)
-        r["kind"] = it.get("kind")
-        r["question"] = it["question"]
-        rows.append(r)
-    return rows
+    return [judge(svc, it) for it in items]
 
 
 def main() -> None:
@@ -41,17 +36,16 @@ def main() -> None:
     ap.add_argument("--abstain", action="store_true")
     args = ap.parse_args()
     items = load_qa_file(Path(args.file))
-    svc = open_service(Settings.from_env(index_dir=args.index, auto_build="missing"), progress=False)
+    svc = open_service(Settings.from_env().override(index=args.index, auto_build="missing"), progress=False)
     ret, ansr = svc.answerer.retriever, svc.answerer
     rows = run(svc, items)
-    print("current:", json.dumps({k: round(v, 3) for k, v in _metrics(rows).items()}))
+    print("current:", json.dumps({k: round(v, 3) for k, v in metrics(rows).items()}))
     if args.show_failures:
-        for r in rows:
-            if r["answerable"] and (r["rank"] != 1 or not r["highlight_hit"] or r["abstained"]):
-                print(f"  [{r['kind']}] rank={r['rank']} hit={r['highlight_hit']} conf={r['confidence']:.3f} "
-                      f"{r['question']}")
-        confs_a = sorted(r["confidence"] for r in rows if r["answerable"])
-        confs_u = sorted(r["confidence"] for r in rows if not r["answerable"])
+        for it, r in zip(items, rows, strict=True):
+            if r.answerable and (r.rank != 1 or not r.highlight_hit or r.abstained):
+                print(f"  [{r.kind}] rank={r.rank} hit={r.highlight_hit} conf={r.confidence:.3f} {it.question}")
+        confs_a = sorted(r.confidence for r in rows if r.answerable)
+        confs_u = sorted(r.confidence for r in rows if not r.answerable)
         print("answerable conf (lowest 10):", [round(c, 3) for c in confs_a[:10]])
         print("unanswerable conf:", [round(c, 3) for c in confs_u])
     if args.abstain:
@@ -64,7 +58,7 @@ def main() -> None:
             for lw, pw, tw in itertools.product([0.2, 0.35, 0.5], [0.02, 0.05, 0.1], [0.0, 0.03, 0.06, 0.1]):
                 ansr.params = replace(base_a, sentence_lexical_weight=lw, passage_weight=pw, type_weight=tw,
                                       min_confidence=0, min_confidence_plain=0)
-                m = _metrics(run(svc, items))
+                m = metrics(run(svc, items))
                 key = (m["R@1"] + m["highlight_hit"], m["MRR@10"])
                 if best is None or key > best[0]:
                     best = (key, dw, sw, lw, pw, m)
@@ -81,9 +75,9 @@ def tune_abstention(svc, items, max_false: float = 0.05) -> None:
         for thr, plain in itertools.product([0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.94], [0.77, 0.79, 0.8, 0.81]):
             ansr.params = replace(base, coverage_weight=cw, min_confidence=thr, min_confidence_plain=plain)
             rows = run(svc, items)
-            m = _metrics(rows)
+            m = metrics(rows)
             if m["false_abstention"] <= max_false:
-                near = _metrics([r for r in rows if r["kind"] != "off_topic"])
+                near = metrics([r for r in rows if r.kind != "off_topic"])
                 results.append((m["abstention_recall"], near["abstention_recall"], -m["false_abstention"], cw, thr,
                                 plain))
     for r in sorted(results, reverse=True)[:10]:

@@ -45,7 +45,8 @@ def main() -> int:
 
     from qa.config import Settings
     from qa.service import open_service
-    from qa.web.app import BackgroundServer, create_app
+    from qa.web.app import create_app
+    from tests.servers import BackgroundServer  # the repository root is on sys.path (see above)
 
     tmp = tempfile.TemporaryDirectory()
     index = Path(args.index) if args.index else Path(tmp.name) / "index"

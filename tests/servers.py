@@ -8,8 +8,8 @@ from typing import Any
 class BackgroundServer:
     """uvicorn in a daemon thread on a free loopback port, for tests and screenshot scripts.
 
-    >>> with BackgroundServer(app) as url:   # 'http://127.0.0.1:PORT'
-    ...     requests.get(url + "/healthz")
+        with BackgroundServer(create_app(service)) as url:     # 'http://127.0.0.1:PORT'
+            httpx.get(url + "/healthz")
     """
 
     def __init__(self, app: Any, host: str = "127.0.0.1") -> None:

@@ -74,7 +74,7 @@ def _index_info(s: Settings, staleness: Any) -> int:
         health = f"DAMAGED: {e}"
     print(f"index:      {s.index_dir.resolve()}  ({health})")
     print(f"built:      {m.built_at} in {m.build_seconds}s by qa {m.package_version}")
-    print(f"model:      {m.model.id} (dim {m.model.dimension}, profile {m.model.profile})")
+    print(f"model:      {m.model}")
     if s.model.model != m.model.id:
         print(f"            MODEL MISMATCH: configured {s.model.model!r}; run `qa index build`")
     c = m.counts
@@ -129,7 +129,8 @@ def _read_batch(path: str) -> list[str]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.eval.evaluate import evaluate, format_report, load_qa_file
+    from qa.eval.data import load_qa_file
+    from qa.eval.evaluate import evaluate, format_report
     from qa.service import open_service
 
     items = load_qa_file(Path(args.file))

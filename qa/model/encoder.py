@@ -170,9 +170,8 @@ class SentenceTransformerEncoder:
         (contextual "late" pooling), so sentences cost nothing beyond their chunk. A span the model
         never saw (cut off at `max_seq_length`) is encoded on its own instead.
 
-        >>> docs, spans = enc.encode_documents_with_spans(["Một. Hai."], [[(0, 4), (5, 9)]])
-        >>> docs.shape, spans[0].shape
-        ((1, 384), (2, 384))
+            docs, spans = enc.encode_documents_with_spans(["Một. Hai."], [[(0, 4), (5, 9)]])
+            docs.shape, spans[0].shape            # ((1, 384), (2, 384))
         """
         if not texts:
             return np.zeros((0, self.dimension), np.float32), []
