@@ -129,11 +129,13 @@ def _read_batch(path: str) -> list[str]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.eval.data import load_qa_file
+    from qa.eval.data import load_qa_file, select
     from qa.eval.evaluate import evaluate, format_report
     from qa.service import open_service
 
-    items = load_qa_file(Path(args.file))
+    items = select(load_qa_file(Path(args.file)), args.split)
+    if not items:
+        raise QAError(f"{args.file}: no questions in split {args.split!r}; use --split all")
     svc = open_service(_settings(args, auto_build="missing"), progress=False, log=lambda m: print(m, file=sys.stderr))
     report = evaluate(svc, items)
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
@@ -176,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("file")
     _common(pe)
     pe.add_argument("--json", action="store_true")
+    pe.add_argument("--split", choices=["all", "heldout", "train"], default="all",
+                    help="for SQuAD-like files: only the held-out (or training) paragraphs, split by a fixed hash")
     pe.set_defaults(func=cmd_eval)
     pm = sub.add_parser("model", help="embedding model info / preparation")
     pm.add_argument("action", choices=["info", "prepare"])

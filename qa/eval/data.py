@@ -1,21 +1,36 @@
-"""Evaluation files: the seed format `[{"question", "answers": [str, ...], "kind", "pair_of"?}]`.
+"""Evaluation files, in either of two formats (detected per file):
 
-`answers: []` marks a question the documents cannot answer (the system should abstain).
+- the seed format `[{"question", "answers": [str, ...], "kind", "pair_of"?}]`, where `answers: []`
+  marks a question the documents cannot answer (the system should abstain);
+- the SQuAD-like format of the shared data `[{"question", "context", "answers": [{"text",
+  "answer_start"}]}]`: the paragraph travels with the question, and a gold answer counts only
+  inside a document holding that paragraph.
+
+Held-out data is split by paragraph, never by question (questions on one paragraph share words):
+`heldout(context)` is a fixed hash rule, so every script holds out the same paragraphs.
 
 >>> import json, tempfile
 >>> f = Path(tempfile.mkdtemp()) / "qa.json"
 >>> _ = f.write_text(json.dumps([{"question": "Ai?", "answers": ["An"], "kind": "person"}]), "utf-8")
 >>> load_qa_file(f)
-[EvalItem(question='Ai?', answers=('An',), kind='person', pair_of=None)]
+[EvalItem(question='Ai?', answers=('An',), kind='person', pair_of=None, context=None, starts=())]
+>>> _ = f.write_text(json.dumps([{"question": "Ai?", "context": "Ông An đến.",
+...                               "answers": [{"text": "An", "answer_start": 4}]}]), "utf-8")
+>>> load_qa_file(f)[0].starts
+(4,)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from qa.errors import EvalFileError
+
+Split = Literal["all", "heldout", "train"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +41,61 @@ class EvalItem:
     answers: tuple[str, ...]
     kind: str = "all"
     pair_of: int | None = None  # index of the accented twin of a question typed without diacritics
+    context: str | None = None  # SQuAD-like files: the paragraph holding the answers
+    starts: tuple[int, ...] = ()  # SQuAD-like files: each answer's offset into `context`
+
+
+def paragraph_key(context: str) -> str:
+    """A stable name for a paragraph: the first 12 hex digits of its sha1."""
+    return hashlib.sha1(context.encode("utf-8")).hexdigest()[:12]
+
+
+def heldout(context: str) -> bool:
+    """True for the fifth of the paragraphs that tuning and training never see.
+
+    >>> heldout("Hà Nội là thủ đô của Việt Nam.")
+    False
+    """
+    return int(hashlib.sha1(context.encode("utf-8")).hexdigest()[:8], 16) % 5 == 0
+
+
+def select(items: list[EvalItem], split: Split) -> list[EvalItem]:
+    """The items of one split; seed-format items (no paragraph) belong to every split."""
+    if split == "all":
+        return items
+    want = split == "heldout"
+    return [it for it in items if it.context is None or heldout(it.context) == want]
+
+
+def write_paragraph_docs(items: list[EvalItem], folder: Path) -> int:
+    """One .txt document per distinct paragraph (named by `paragraph_key`); returns how many."""
+    folder.mkdir(parents=True, exist_ok=True)
+    contexts = {it.context for it in items if it.context}
+    for c in contexts:
+        (folder / f"{paragraph_key(c)}.txt").write_text(c, encoding="utf-8")
+    return len(contexts)
+
+
+def _squad_item(path: Path, i: int, it: dict[str, Any]) -> EvalItem:
+    context, answers = it.get("context"), it.get("answers")
+    if not isinstance(context, str) or not context.strip():
+        raise EvalFileError(f"{path}: item {i} has no non-empty string 'context'")
+    if not isinstance(answers, list):
+        raise EvalFileError(f"{path}: item {i} 'answers' must be a list of {{text, answer_start}} ([] = unanswerable)")
+    texts, starts = [], []
+    for a in answers:
+        text, start = (a.get("text"), a.get("answer_start")) if isinstance(a, dict) else (None, None)
+        if not isinstance(text, str) or not text or not isinstance(start, int) or \
+                context[start : start + len(text)] != text:
+            raise EvalFileError(f"{path}: item {i} answer {a!r} is not context[answer_start:answer_start + "
+                                "len(text)]; fix its offset")
+        texts.append(text)
+        starts.append(start)
+    return EvalItem(it["question"], tuple(texts), str(it.get("kind", "all")), None, context, tuple(starts))
 
 
 def load_qa_file(path: Path) -> list[EvalItem]:
-    """Parse and validate a QA file; EvalFileError names the bad item."""
+    """Parse and validate a QA file (either format); EvalFileError names the bad item."""
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
@@ -44,6 +110,9 @@ def load_qa_file(path: Path) -> list[EvalItem]:
             raise EvalFileError(f"{path}: item {i} is {type(it).__name__}, expected an object")
         if not isinstance(it.get("question"), str) or not it["question"].strip():
             raise EvalFileError(f"{path}: item {i} has no non-empty string 'question'")
+        if "context" in it:
+            out.append(_squad_item(path, i, it))
+            continue
         ans = it.get("answers")
         if not isinstance(ans, list) or not all(isinstance(a, str) and a for a in ans):
             raise EvalFileError(f"{path}: item {i} 'answers' must be a list of non-empty strings ([] = unanswerable)")

@@ -15,10 +15,12 @@ highlight overlaps one, and whether the system abstained. A service is anything 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from qa.eval.data import EvalItem
+from qa.schema import Document
 
 
 @dataclass(frozen=True)
@@ -40,23 +42,36 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def judge(svc: Any, item: EvalItem, top_k: int = 10) -> Judgement:
-    """Ask one question and compare the passages and the answer with every occurrence of a gold answer."""
-    ans = svc.ask(item.question, top_k=top_k)
-    gold_spans: list[tuple[str, int, int]] = []
-    for doc_id, doc in svc.data.documents.items():
+def gold_spans(documents: Mapping[str, Document], item: EvalItem) -> list[tuple[str, int, int]]:
+    """(doc, start, end) of every gold answer: its given offset inside each document holding the item's
+    paragraph (SQuAD-like files), else every occurrence of its text anywhere."""
+    out: list[tuple[str, int, int]] = []
+    for doc_id, doc in documents.items():
+        if item.context is not None:
+            at = doc.text.find(item.context)
+            while at >= 0:
+                out += [(doc_id, at + s, at + s + len(g)) for g, s in zip(item.answers, item.starts, strict=True)]
+                at = doc.text.find(item.context, at + 1)
+            continue
         for g in item.answers:
             start = doc.text.find(g)
             while start >= 0:
-                gold_spans.append((doc_id, start, start + len(g)))
+                out.append((doc_id, start, start + len(g)))
                 start = doc.text.find(g, start + 1)
+    return out
+
+
+def judge(svc: Any, item: EvalItem, top_k: int = 10) -> Judgement:
+    """Ask one question and compare the passages and the answer with the gold answers' places."""
+    ans = svc.ask(item.question, top_k=top_k)
+    gold = gold_spans(svc.data.documents, item)
     rank = None
     for i, p in enumerate(ans.passages):
-        if any(d == p.doc and s >= p.start and e <= p.end for d, s, e in gold_spans):
+        if any(d == p.doc and s >= p.start and e <= p.end for d, s, e in gold):
             rank = i + 1
             break
     a = ans.answer
-    hit = a is not None and any(d == a.doc and _overlaps((s, e), (a.start, a.end)) for d, s, e in gold_spans)
+    hit = a is not None and any(d == a.doc and _overlaps((s, e), (a.start, a.end)) for d, s, e in gold)
     return Judgement(bool(item.answers), rank, hit, a is None, ans.confidence, item.kind)
 
 
