@@ -44,7 +44,7 @@ class Bench:
     def __init__(self, index: IndexData, retriever: Retriever, items: list[EvalItem], paragraph_level: bool) -> None:
         self.index, self.retriever, self.items = index, retriever, items
         self.paragraph_level = paragraph_level
-        self.queries: list[Query] = [retriever.prepare(it.question) for it in items]
+        self.queries: list[Query] = retriever.prepare.many([it.question for it in items])
         if paragraph_level:
             self.gold = [{paragraph_key(it.context or "") + ".txt"} for it in items]
         else:  # seed sets: a passage must hold a gold answer, as in `qa eval`

@@ -51,6 +51,7 @@ class Settings:
     index_dir: Path = Path("index")
     auto_build: AutoBuild = "stale"  # missing: build when missing or damaged; stale: also update when out of date
     max_question_chars: int = 1000
+    reader: str = "default"  # the span reader: "default" (shipped), "off", or a folder from `qa reader train`
     model: ModelOptions = field(default_factory=ModelOptions)
     build: BuildOptions = field(default_factory=BuildOptions)
     web: WebSettings = field(default_factory=WebSettings)
@@ -67,6 +68,7 @@ class Settings:
             index_dir=Path(e.text("QA_INDEX_DIR", str(d.index_dir))),
             auto_build=e.choice("QA_AUTO_BUILD", d.auto_build, get_args(AutoBuild)),
             max_question_chars=e.number("QA_MAX_QUESTION_CHARS", d.max_question_chars, low=1),
+            reader=e.text("QA_READER", d.reader),
             model=ModelOptions(
                 model=e.text("QA_MODEL", m.model),
                 cache_dir=Path(cache).expanduser() if cache else None,

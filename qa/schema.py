@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# answer: the answering sentence(s); term: a question word; focus: the passage shown in the document view
-HighlightLabel = Literal["answer", "term", "focus"]
+# answer: the answering sentence(s); phrase: the answer itself inside it; term: a question word;
+# focus: the passage shown in the document view
+HighlightLabel = Literal["answer", "phrase", "term", "focus"]
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,27 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """The answer phrase inside the answering sentence: `text == document.text[start:end]`."""
+
+    text: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class AnswerSpan:
-    """The answering sentence(s): `text == document.text[start:end]`."""
+    """The answering sentence(s): `text == document.text[start:end]`; `phrase` lies inside it."""
 
     text: str
     doc: str
     start: int
     end: int
     score: float
+    phrase: Phrase | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +134,7 @@ class AnswerSpan:
             "start": self.start,
             "end": self.end,
             "score": round(float(self.score), 6),
+            "phrase": self.phrase.to_dict() if self.phrase else None,
         }
 
 

@@ -9,21 +9,27 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qa.answer.answerer import Answerer
 from qa.config import Settings
-from qa.errors import IndexCorruptError, IndexMissingError, InputError, QAError
+from qa.errors import IndexCorruptError, IndexMissingError, InputError, ModelError, QAError
 from qa.index.build import build_index, model_fingerprint, staleness, update_index
 from qa.index.store import IndexData, load_index
 from qa.index.vectors import Progress
-from qa.model.encoder import Encoder, load_encoder
+from qa.model.encoder import DEFAULT_MODEL, Encoder, load_encoder
 from qa.schema import Answer, Document
 from qa.search.hybrid import Retriever
 from qa.search.inputs import clean_question
+
+if TYPE_CHECKING:
+    from qa.answer.verify import Verifier
+    from qa.reader.read import SpanReader
 
 # A progress bar factory: (enabled, description) -> context manager yielding a (done, total) callback.
 ProgressBar = Callable[[bool, str], AbstractContextManager[Progress | None]]
@@ -33,11 +39,13 @@ class QAService:
     """Answers questions over one loaded index; `ask` is thread-safe."""
 
     def __init__(self, data: IndexData, encoder: Encoder, settings: Settings,
-                 query_encoder: Encoder | None = None) -> None:
+                 query_encoder: Encoder | None = None, reader: SpanReader | None = None,
+                 verifier: Verifier | None = None) -> None:
         self.data = data
         self.encoder = encoder
         self.settings = settings
-        self.answerer = Answerer(data, Retriever(data, query_encoder or encoder))
+        self.reader, self.verifier = reader, verifier
+        self.answerer = Answerer(data, Retriever(data, query_encoder or encoder), reader=reader, verifier=verifier)
 
     def ask(self, question: object, top_k: int = 5) -> Answer:
         """Validate the question (InputError for bad input) and answer it."""
@@ -85,7 +93,37 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
         from qa.model.query import fast_query_encoder
 
         query_encoder = fast_query_encoder(encoder)
-    return QAService(data, encoder, settings, query_encoder=query_encoder)
+    reader, verifier = load_reader(settings, encoder, log)
+    return QAService(data, encoder, settings, query_encoder=query_encoder, reader=reader, verifier=verifier)
+
+
+def load_reader(settings: Settings, encoder: Encoder,
+                log: Callable[[str], None] = _log_default) -> tuple[SpanReader | None, Verifier | None]:
+    """The span reader and its verifier (QA_READER), or (None, None) when off or not applicable.
+
+    The reader is trained on the embedded model's own layers: with another model, or an injected
+    test encoder, the answerer works without it (by sentence scores), and says so for a real model.
+    """
+    if settings.reader == "off":
+        return None, None
+    from qa.answer.verify import Verifier
+    from qa.reader.read import SHIPPED, reader_for
+
+    folder = SHIPPED if settings.reader == "default" else Path(settings.reader)
+    if not (folder / "reader.json").is_file():
+        if settings.reader == "default":
+            return None, None
+        raise ModelError(f"QA_READER={settings.reader}: no reader there (reader.json); give a folder made by "
+                         "`qa reader train`, or `default`, or `off`")
+    if not hasattr(encoder, "model") or encoder.name != DEFAULT_MODEL:
+        if hasattr(encoder, "model"):
+            log(f"The span reader needs the embedded model, not {encoder.name}; answering without it")
+        return None, None
+    try:
+        verifier = Verifier.from_dict(json.loads((folder / "verifier.json").read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{folder / 'verifier.json'} is unreadable ({e}); retrain with `qa reader train`") from e
+    return reader_for(encoder, folder), verifier
 
 
 def ensure_index(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,

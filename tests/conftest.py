@@ -81,3 +81,62 @@ def small_docs(tmp_path: Path) -> Path:
     for name, text in SMALL_CORPUS.items():
         (d / name).write_text(text, encoding="utf-8")
     return d
+
+
+class FakeTokenizer:
+    """Whitespace tokens with character offsets, ids from a hash: enough for reader windows."""
+
+    cls_token_id, sep_token_id, pad_token_id = 0, 2, 1
+
+    def _one(self, text: str, offsets: bool) -> tuple[list[int], list[tuple[int, int]]]:
+        import re
+
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        ids = [5 + int.from_bytes(hashlib.blake2b(text[a:b].encode(), digest_size=2).digest(), "little") % 990
+               for a, b in spans]
+        return ids, spans
+
+    def __call__(self, text: str | list[str], add_special_tokens: bool = False,
+                 return_offsets_mapping: bool = False) -> dict[str, object]:
+        many = isinstance(text, list)
+        outs = [self._one(t, return_offsets_mapping) for t in (text if many else [text])]
+        res: dict[str, object] = {"input_ids": [o[0] for o in outs] if many else outs[0][0]}
+        if return_offsets_mapping:
+            res["offset_mapping"] = [o[1] for o in outs] if many else outs[0][1]
+        return res
+
+
+@pytest.fixture
+def fake_tokenizer() -> FakeTokenizer:
+    return FakeTokenizer()
+
+
+class FakeReader:
+    """Reads the last word of each sentence as its answer; the margin is the share of the question's
+    words the sentence holds, centred (so an unrelated sentence gets a negative margin)."""
+
+    def read(self, question: str, text: str, sentences, which):  # type: ignore[no-untyped-def]
+        import math
+        import re
+
+        from qa.lang.text import fold
+        from qa.reader.read import Reading, trim_to_word
+
+        words = set(fold(question).split())
+        out = []
+        for i in which:
+            a, b = sentences[i]
+            last = list(re.finditer(r"\S+", text[a:b]))[-1]
+            s, e = trim_to_word(text, a + last.start(), a + last.end())
+            share = len(words & set(fold(text[a:b]).split())) / max(1, len(words))
+            margin = 8 * share - 3
+            out.append(Reading(s, e, margin, 1 / (1 + math.exp(-margin)), (a, b)))
+        return out
+
+
+def fake_verifier():  # type: ignore[no-untyped-def]
+    """Logit = the reader's margin; probability = sigmoid(logit)."""
+    from qa.answer.verify import FEATURES, Verifier
+
+    n = len(FEATURES)
+    return Verifier((0.0,) * n, (1.0,) * n, (1.0,) + (0.0,) * n, (1.0, 0.0))

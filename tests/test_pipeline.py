@@ -225,3 +225,33 @@ def test_abstention_reason_reaches_the_answer_but_not_the_json(small_docs: Path,
     assert ans.answer is None and ans.missing == "các đoạn liên quan không nhắc đến “2019”"
     assert set(ans.to_dict()) == {"question", "answer", "passages"}  # the JSON contract is unchanged
     assert a.ask("Năm 2017 thu ngân sách của thành phố đạt bao nhiêu?").missing == ""
+
+
+def test_reader_answers_with_a_phrase_inside_the_sentence(small_docs: Path, tmp_path: Path, fake_encoder) -> None:
+    from tests.conftest import FakeReader, fake_verifier
+
+    build_index(small_docs, tmp_path / "i", fake_encoder)
+    data = load_index(tmp_path / "i")
+    a = Answerer(data, Retriever(data, fake_encoder), reader=FakeReader(), verifier=fake_verifier())
+    ans = a.ask("Sông Hương chảy qua thành phố nào?", top_k=3)
+    d = json.loads(json.dumps(ans.to_dict(), ensure_ascii=False))
+    text = data.documents["hue.txt"].text
+    assert d["answer"]["text"] == "Sông Hương chảy qua thành phố Huế."
+    phrase = d["answer"]["phrase"]
+    assert phrase == {"text": "Huế", "start": text.index("Huế."), "end": text.index("Huế.") + 3}
+    assert d["answer"]["start"] <= phrase["start"] < phrase["end"] <= d["answer"]["end"]
+    assert 0.5 <= ans.confidence <= 1.0 and ans.confidence == pytest.approx(d["answer"]["score"], abs=1e-4)
+    labels = [(h["label"], text[h["start"]:h["end"]]) for h in d["passages"][0]["highlights"]]
+    assert ("answer", "Sông Hương chảy qua thành phố Huế.") in labels and ("phrase", "Huế") in labels
+    assert labels.index(("answer", "Sông Hương chảy qua thành phố Huế.")) < labels.index(("phrase", "Huế"))
+
+
+def test_reader_abstains_below_the_probability_threshold(small_docs: Path, tmp_path: Path, fake_encoder) -> None:
+    from tests.conftest import FakeReader, fake_verifier
+
+    build_index(small_docs, tmp_path / "i", fake_encoder)
+    data = load_index(tmp_path / "i")
+    a = Answerer(data, Retriever(data, fake_encoder), reader=FakeReader(), verifier=fake_verifier())
+    ans = a.ask("Giá vàng hôm nay bao nhiêu?")
+    assert ans.answer is None and ans.confidence < 0.5 and ans.passages
+    assert ans.to_dict()["answer"] is None

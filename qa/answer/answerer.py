@@ -1,10 +1,13 @@
-"""Pick the answering sentence(s) in the top passages, highlight them and the matched terms, or abstain.
+"""Pick the answering sentence(s) and phrase in the top passages, highlight them and the terms, or abstain.
 
 `Answerer.ask` runs named steps over what retrieval already computed (its sentence cosines):
-score the sentences of the passages the user will see, judge the confidence, choose the answer
-(a near tie goes to a sentence holding the wanted kind of answer; an adjacent sentence scoring
-almost as well joins it), check that it can answer at all (qa.answer.evidence), and lay out the
-passages with their highlights::
+score the sentences of the passages the user will see; with a span reader (qa.reader), read the
+best few of them, let the verifier (qa.answer.verify) judge each from all the evidence and answer
+with the most likely one and its phrase, at the verifier's calibrated probability; without one,
+judge the confidence by cosine and coverage and choose the answer by score (a near tie goes to a
+sentence holding the wanted kind of answer; an adjacent sentence scoring almost as well joins it).
+Either way the answer is checked for what it must contain (qa.answer.evidence), and the passages
+are laid out with their highlights::
 
     ans = Answerer(index, Retriever(index, encoder)).ask("Ai chủ trì hội nghị?")
     ans.answer.text      # 'Đồng chí Lê Văn Thành, ..., Chủ tịch HĐND thành phố chủ trì hội nghị.'
@@ -19,8 +22,10 @@ from dataclasses import dataclass
 from qa.answer.answertype import AnswerType, expected_type, has_type
 from qa.answer.evidence import missing_evidence
 from qa.answer.terms import QuestionTerms, question_spellings, term_highlights
+from qa.answer.verify import Evidence, Verifier
 from qa.index.store import IndexData
-from qa.schema import Answer, AnswerSpan, Highlight, Hit, Passage
+from qa.reader.read import Reading, SpanReader
+from qa.schema import Answer, AnswerSpan, Highlight, Hit, Passage, Phrase
 from qa.search.hybrid import Retriever, SearchResult
 from qa.search.query import Query
 
@@ -38,6 +43,8 @@ class AnswerParams:
     coverage_weight: float = 0.05
     second_sentence_margin: float = 0.02
     type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answer.answertype)
+    reader_windows: int = 3  # best-scored sentences the reader reads (each in a window of its neighbours)
+    min_probability: float = 0.5  # with a reader: answer only when the verifier's probability reaches this
 
 
 @dataclass(frozen=True)
@@ -50,13 +57,25 @@ class Candidate:
     cosine: float
 
 
-class Answerer:
-    """Question -> Answer (passages, highlights, answer span or abstention)."""
+@dataclass(frozen=True)
+class Judged:
+    """A candidate after reading: the reader's best span in its window and the verifier's logit."""
 
-    def __init__(self, index: IndexData, retriever: Retriever, params: AnswerParams | None = None) -> None:
+    candidate: Candidate
+    reading: Reading
+    evidence: Evidence
+    logit: float
+
+
+class Answerer:
+    """Question -> Answer (passages, highlights, answer span and phrase, or abstention)."""
+
+    def __init__(self, index: IndexData, retriever: Retriever, params: AnswerParams | None = None,
+                 reader: SpanReader | None = None, verifier: Verifier | None = None) -> None:
         self.index = index
         self.retriever = retriever
         self.params = params or AnswerParams()
+        self.reader, self.verifier = reader, verifier
         self.idf = index.terms.idf()
         self.default_idf = math.log(1 + max(1, index.terms.n_chunks))
 
@@ -67,13 +86,62 @@ class Answerer:
         terms = QuestionTerms.of(q, self.idf, self.default_idf)
         qtype = expected_type(q.restored)  # restored: "bo may" is "bộ máy", not "mấy"
         cands = self.score_sentences(result, terms, qtype, top_k)
-        confidence, threshold = self.confidence(terms, cands, result.hits)
-        span, missing = None, ""
-        if cands and confidence >= threshold:
-            span, missing = self.choose_answer(cands, qtype, q, terms, confidence)
+        span: tuple[AnswerSpan, int] | None = None
+        missing = ""
+        t1 = time.perf_counter()
+        if self.reader is not None and self.verifier is not None:
+            judged = self.judge(result, terms, qtype, cands)
+            best = max(judged, key=lambda j: j.logit) if judged else None
+            confidence = self.verifier.probability(best.logit) if best else 0.0
+            if best is not None and confidence >= self.params.min_probability:
+                span, missing = self.read_answer(best, q, terms, confidence)
+        else:
+            confidence, threshold = self.confidence(terms, cands, result.hits)
+            if cands and confidence >= threshold:
+                span, missing = self.choose_answer(cands, qtype, q, terms, confidence)
         passages = self.passages(result.hits[:top_k], span, q, terms)
-        timings = dict(result.timings, total=time.perf_counter() - t0)
+        timings = dict(result.timings, read=time.perf_counter() - t1, total=time.perf_counter() - t0)
         return Answer(question, span[0] if span else None, passages, confidence, timings, missing)
+
+    def judge(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None,
+              cands: list[Candidate]) -> list[Judged]:
+        """Read the best-scored candidates (one batch per passage) and weigh each one's evidence."""
+        assert self.reader is not None and self.verifier is not None
+        top = sorted(cands, key=lambda c: -c.score)[: self.params.reader_windows]
+        hits = {h.chunk_id: (rank, h) for rank, h in enumerate(result.hits)}
+        out: list[Judged] = []
+        for chunk_id in dict.fromkeys(c.chunk_id for c in top):
+            chosen = [c for c in top if c.chunk_id == chunk_id]
+            chunk = self.index.chunks[chunk_id]
+            text = self.index.documents[chunk.doc_id].text
+            readings = self.reader.read(result.query.restored, text, chunk.sentences, [c.index for c in chosen])
+            rank, hit = hits[chunk_id]
+            for c, r in zip(chosen, readings, strict=True):
+                sent = text[slice(*chunk.sentences[c.index])]
+                typed = qtype is not None and has_type(sent, qtype)
+                ev = Evidence(r.margin, r.probability, c.cosine, terms.coverage(sent), terms.coverage(chunk.text),
+                              typed, qtype is not None and not typed, hit.score, rank, top.index(c),
+                              terms.vietnamese)
+                out.append(Judged(c, r, ev, self.verifier.logit(ev)))
+        return out
+
+    def read_answer(self, best: Judged, q: Query, terms: QuestionTerms,
+                    confidence: float) -> tuple[tuple[AnswerSpan, int] | None, str]:
+        """The sentences holding the reader's span (at least the candidate's), with the span as the phrase."""
+        chunk = self.index.chunks[best.candidate.chunk_id]
+        text = self.index.documents[chunk.doc_id].text
+        r = best.reading
+        s, e = chunk.sentences[best.candidate.index]
+        if r.start < r.end:
+            for a, b in chunk.sentences:
+                if a < r.end and b > r.start:
+                    s, e = min(s, a), max(e, b)
+        lacking = missing_evidence(q.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
+                                   vietnamese=terms.vietnamese)
+        if lacking is not None:
+            return None, lacking.message_vi()
+        phrase = Phrase(text[r.start : r.end], r.start, r.end) if s <= r.start < r.end <= e else None
+        return (AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4), phrase), best.candidate.chunk_id), ""
 
     def _sentence(self, chunk_id: int, j: int) -> tuple[str, int, int]:
         """(document text, start, end) of sentence j of a chunk."""
@@ -159,8 +227,10 @@ class Answerer:
                 a = span[0]
                 if a.doc == c.doc_id and a.start < c.end and a.end > c.start:
                     hl.append(Highlight(max(a.start, c.start), min(a.end, c.end), "answer"))
+                    if a.phrase is not None and a.phrase.start < c.end and a.phrase.end > c.start:
+                        hl.append(Highlight(max(a.phrase.start, c.start), min(a.phrase.end, c.end), "phrase"))
             hl += term_highlights(c.text, c.start, spellings, keep=terms.weights)
-            hl.sort(key=lambda x: (x.start, x.label != "answer"))
+            hl.sort(key=lambda x: (x.start, ("answer", "phrase", "term").index(x.label)))
             out.append(Passage(c.doc_id, c.title, c.text, c.start, c.end, h.score, tuple(hl)))
         return tuple(out)
 

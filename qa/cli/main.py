@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--model")
     pm.add_argument("--force", action="store_true", help="convert again even if cached")
     pm.set_defaults(func=cmd_model)
+    from qa.cli.reader import add_parser
+
+    add_parser(sub)
     return p
 
 

@@ -1,7 +1,10 @@
-"""Terminal rendering of an Answer: the answer sentence in bold yellow, matched terms underlined.
+"""Terminal rendering of an Answer: the answer sentence in yellow with its phrase in bold on yellow,
+the question's terms underlined (brackets when colour is off).
 
 >>> colorize("abc def", 0, [Highlight(4, 7, "term")], color=False)
 'abc [def]'
+>>> colorize("Có gần 1000 đại biểu.", 10, [Highlight(13, 30, "phrase")], color=False)
+'Có ⟦gần 1000 đại biểu⟧.'
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Any
 
 from qa.schema import NOT_FOUND_VI, Answer, Highlight
 
-_STYLE = {"answer": "\033[1;33m", "term": "\033[4;36m"}
+_STYLE = {"answer": "\033[33m", "phrase": "\033[1;30;43m", "term": "\033[4;36m"}
+_BRACKETS = {"answer": ("«", "»"), "phrase": ("⟦", "⟧"), "term": ("[", "]")}
 _RESET = "\033[0m"
 
 
@@ -30,11 +34,9 @@ def colorize(text: str, base: int, highlights: tuple[Highlight, ...] | list[High
         elif label in active:
             active.remove(label)
         if color:
-            out.append(_RESET + "".join(_STYLE[a] for a in active))
-        elif label == "term":
-            out.append("[" if kind == 0 else "]")
-        else:
-            out.append("«" if kind == 0 else "»")
+            out.append(_RESET + "".join(_STYLE.get(a, "") for a in active))
+        elif label in _BRACKETS:
+            out.append(_BRACKETS[label][kind])
     out.append(text[pos:])
     return "".join(out) + (_RESET if color else "")
 
@@ -46,7 +48,11 @@ def print_answer(ans: Answer, color: bool = False, file: Any = None) -> None:
         print(f"Trả lời: {NOT_FOUND_VI}  ({why})", file=f)
     else:
         a = ans.answer
-        print(f"Trả lời: {a.text}\n  — {a.doc} [{a.start}:{a.end}] (điểm {a.score:.2f})", file=f)
+        marks = [Highlight(a.phrase.start, a.phrase.end, "phrase")] if a.phrase else []
+        if a.phrase:
+            print(f"Trả lời: {a.phrase.text}", file=f)
+        print(f"{'  trong câu' if a.phrase else 'Trả lời'}: {colorize(a.text, a.start, marks, color)}\n"
+              f"  — {a.doc} [{a.start}:{a.end}] (độ tin cậy {a.score:.2f})", file=f)
     for i, p in enumerate(ans.passages, 1):
         print(f"\n[{i}] {p.title} — {p.doc} [{p.start}:{p.end}] (điểm {p.score:.2f})", file=f)
         print(colorize(p.text, p.start, p.highlights, color), file=f)

@@ -1,15 +1,20 @@
-"""`qa eval`: retrieval and answer metrics over a QA file, overall and per kind.
+"""`qa eval`: retrieval, answer, phrase and calibration metrics over a QA file, overall and per kind.
 
 For each question: the rank of the first passage holding a gold answer, whether the answer
-highlight overlaps one, and whether the system abstained. A service is anything with
-`ask(question, top_k)` and `data.documents`::
+highlight overlaps one, the answer phrase's exact match and token F1 against the gold texts (the
+sentence stands in when there is no phrase), whether the system abstained, and the confidence it
+showed; the confidence of every shown answer against whether it was right gives the calibration
+(ECE and a reliability table). A service is anything with `ask(question, top_k)` and
+`data.documents`::
 
     report = evaluate(service, load_qa_file(Path("tests/data/seed_dev.json")))
     report["overall"]["R@1"]          # 0.921
 
->>> rows = [Judgement(True, 1, True, False, 0.9), Judgement(False, None, False, True, 0.5)]
->>> metrics(rows)["R@1"], metrics(rows)["abstention_recall"]
-(1.0, 1.0)
+>>> rows = [Judgement(True, 1, True, False, 0.9, phrase_em=1.0, phrase_f1=1.0),
+...         Judgement(False, None, False, True, 0.5)]
+>>> m = metrics(rows)
+>>> m["R@1"], m["abstention_recall"], m["phrase_F1"], m["ECE"]
+(1.0, 1.0, 1.0, 0.1)
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from qa.eval.data import EvalItem
+from qa.eval.metrics import ece, exact_match, reliability, token_f1
 from qa.schema import Document
 
 
@@ -33,6 +39,13 @@ class Judgement:
     abstained: bool
     confidence: float
     kind: str = "all"
+    phrase_em: float | None = None  # None for an unanswerable question
+    phrase_f1: float | None = None
+
+    @property
+    def correct(self) -> bool:
+        """A shown answer is right when its highlight holds a gold answer."""
+        return self.answerable and self.highlight_hit
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +85,11 @@ def judge(svc: Any, item: EvalItem, top_k: int = 10) -> Judgement:
             break
     a = ans.answer
     hit = a is not None and any(d == a.doc and _overlaps((s, e), (a.start, a.end)) for d, s, e in gold)
-    return Judgement(bool(item.answers), rank, hit, a is None, ans.confidence, item.kind)
+    em = f1 = None
+    if item.answers:
+        shown = "" if a is None else (a.phrase.text if a.phrase else a.text)
+        em, f1 = exact_match(shown, item.answers), token_f1(shown, item.answers)
+    return Judgement(bool(item.answers), rank, hit, a is None, ans.confidence, item.kind, em, f1)
 
 
 def metrics(rows: list[Judgement]) -> dict[str, Any]:
@@ -90,10 +107,15 @@ def metrics(rows: list[Judgement]) -> dict[str, Any]:
         out["MRR@10"] = sum(1 / r.rank for r in ans if r.rank) / n
         out["highlight_hit"] = sum(1 for r in ans if r.highlight_hit) / n
         out["false_abstention"] = sum(1 for r in ans if r.abstained) / n
+        out["phrase_EM"] = sum(r.phrase_em or 0.0 for r in ans) / n
+        out["phrase_F1"] = sum(r.phrase_f1 or 0.0 for r in ans) / n
     if una:
         out["abstention_recall"] = sum(1 for r in una if r.abstained) / len(una)
     if abst:
         out["abstention_precision"] = sum(1 for r in abst if not r.answerable) / len(abst)
+    shown = [(r.confidence, r.correct) for r in rows if not r.abstained]
+    if shown:
+        out["ECE"] = ece(shown)
     return out
 
 
@@ -104,7 +126,8 @@ def evaluate(svc: Any, items: list[EvalItem]) -> dict[str, Any]:
     for r in rows:
         by_kind[r.kind].append(r)
     report: dict[str, Any] = {"overall": metrics(rows), "kinds": {k: metrics(v) for k, v in sorted(by_kind.items())},
-                              "rows": [r.to_dict() for r in rows]}
+                              "rows": [r.to_dict() for r in rows],
+                              "calibration": reliability([(r.confidence, r.correct) for r in rows if not r.abstained])}
     pairs = [(i, it.pair_of) for i, it in enumerate(items) if it.pair_of is not None]
     if pairs:
         report["pairs"] = {"plain": metrics([rows[i] for i, _ in pairs]),
@@ -113,8 +136,9 @@ def evaluate(svc: Any, items: list[EvalItem]) -> dict[str, Any]:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    cols = ["n", "R@1", "R@3", "R@5", "MRR@10", "highlight_hit", "false_abstention", "abstention_recall",
-            "abstention_precision"]
+    """The per-kind table, then the reliability table of the shown answers' confidence."""
+    cols = ["n", "R@1", "R@3", "R@5", "MRR@10", "highlight_hit", "phrase_EM", "phrase_F1", "false_abstention",
+            "abstention_recall", "abstention_precision", "ECE"]
     head = f"{'kind':14}" + "".join(f"{c[:12]:>13}" for c in cols)
     lines = [head]
     named = [("overall", report["overall"]), *report["kinds"].items(),
@@ -122,4 +146,8 @@ def format_report(report: dict[str, Any]) -> str:
     for name, m in named:
         cells = "".join(f"{m[c]:>13.3f}" if isinstance(m.get(c), float) else f"{m.get(c, '-')!s:>13}" for c in cols)
         lines.append(f"{name:14}{cells}")
+    if report.get("calibration"):
+        lines.append("\nreliability of the shown confidence (answered questions): bin, n, mean confidence, share right")
+        lines += [f"  [{lo:.1f}, {hi:.1f})  {n:5}  {conf:.3f}  {acc:.3f}"
+                  for lo, hi, n, conf, acc in report["calibration"]]
     return "\n".join(lines)

@@ -3,6 +3,9 @@
 >>> t = "TP. Hải Phòng có 1.000 người. PGS.TS. An nói vậy!"
 >>> [t[a:b] for a, b in split_sentences(t)]
 ['TP. Hải Phòng có 1.000 người.', 'PGS.TS. An nói vậy!']
+>>> t = "tp. hải phòng có 1.000 người. ông an nói vậy."  # no capitals anywhere: still split
+>>> [t[a:b] for a, b in split_sentences(t)]
+['tp. hải phòng có 1.000 người.', 'ông an nói vậy.']
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ def _is_abbreviation(token: str) -> bool:
     return all(p.lower() in _ABBREVIATIONS or (len(p) == 1 and p.isupper()) for p in parts)
 
 
-def _is_boundary(text: str, m: re.Match[str], sent_start: int, end: int) -> bool:
+def _is_boundary(text: str, m: re.Match[str], sent_start: int, end: int, cased: bool = True) -> bool:
+    """Does candidate `m` end a sentence? In text written without capitals (`cased` False: chat logs,
+    lower-cased corpora) a lowercase word after a full stop starts a new sentence too."""
     after = m.end()
     if m.group() == "\n":
         # a line break ends a sentence unless the next line continues it in lowercase (a wrapped line)
@@ -65,9 +70,10 @@ def _is_boundary(text: str, m: re.Match[str], sent_start: int, end: int) -> bool
         return False
     c = text[nxt]
     run = m.group().rstrip(_CLOSERS)
+    starts_sentence = c.isupper() or c.isdigit() or (not cased and c.isalpha())
     if "!" in run or "?" in run:
-        return not c.islower()
-    if not (c.isupper() or c.isdigit()):
+        return starts_sentence or not c.islower()
+    if not starts_sentence:
         return False
     if "…" in run or ".." in run:
         return True  # an ellipsis before an uppercase word ends the sentence
@@ -83,8 +89,9 @@ def _is_boundary(text: str, m: re.Match[str], sent_start: int, end: int) -> bool
 def _split_paragraph(text: str, start: int, end: int) -> list[Span]:
     out = []
     sent_start = start
+    cased = any(c.isupper() for c in text[start:end])
     for m in _CANDIDATE.finditer(text, start, end):
-        if m.start() < sent_start or not _is_boundary(text, m, sent_start, end):
+        if m.start() < sent_start or not _is_boundary(text, m, sent_start, end, cased):
             continue
         stop = m.start() if m.group() == "\n" else m.end()
         a, b = trim_span(text, sent_start, stop)

@@ -83,10 +83,24 @@ class QueryPreparer:
         self.index = index
         self.embed = QueryEmbedder(encoder)
 
-    def __call__(self, question: str) -> Query:
+    def forms(self, question: str) -> tuple[str, str]:
+        """(expanded, restored): casual shorthand spelled out and spelled-out phrases written as the
+        documents abbreviate them; then diacritics restored on unaccented words."""
         vocab, has_phrase = self.index.terms.vocab, self.index.lexical.has_phrase
-        # casual shorthand spelled out; spelled-out phrases written as the documents abbreviate them
         expanded = contract(expand(question, vocab), vocab, has_phrase)
-        restored = self.index.restorer.restore(expanded)
-        forms = [question] if restored == question else [question, restored]
-        return Query(question, expanded, restored, self.embed(forms), accent_ratio(question))
+        return expanded, self.index.restorer.restore(expanded)
+
+    def __call__(self, question: str) -> Query:
+        return self.many([question])[0]
+
+    def many(self, questions: list[str], batch: int = 64) -> list[Query]:
+        """Queries for many questions, their texts embedded together in batches (one forward each)."""
+        forms = [self.forms(q) for q in questions]
+        texts = [[q] if r == q else [q, r] for q, (_, r) in zip(questions, forms, strict=True)]
+        flat = list(dict.fromkeys(t for ts in texts for t in ts))
+        vectors: dict[str, np.ndarray] = {}
+        for i in range(0, len(flat), batch):
+            part = flat[i : i + batch]
+            vectors.update(zip(part, self.embed(part), strict=True))
+        return [Query(q, e, r, np.stack([vectors[t] for t in ts]), accent_ratio(q))
+                for q, (e, r), ts in zip(questions, forms, texts, strict=True)]

@@ -29,7 +29,8 @@ CSS = """
 .qa-error{border-left-color:#dc2626;background:rgba(220,38,38,.08)}
 .qa-label{font-size:.8em;font-weight:600;text-transform:uppercase;letter-spacing:.03em;opacity:.75}
 .qa-cite{font-size:.85em;opacity:.85;margin-top:4px}
-mark.qa-answer{background:#fde68a;color:#1f2937;padding:0 1px;border-radius:2px}
+mark.qa-answer{background:#fef3c7;color:#1f2937;padding:0 1px;border-radius:2px}
+mark.qa-phrase{background:#fbbf24;color:#1f2937;font-weight:600;padding:0 2px;border-radius:3px}
 mark.qa-term{background:transparent;color:inherit;font-weight:600;text-decoration:underline 2px #0284c7}
 mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-card{border:1px solid rgba(128,128,128,.35);border-radius:6px;padding:4px 10px;margin-top:6px}
@@ -42,8 +43,9 @@ mark.qa-answer mark.qa-term{color:#1f2937}
 """
 
 
+# outermost first
 _WRAP = (("focus", '<span class="qa-focus">', "</span>"), ("answer", '<mark class="qa-answer">', "</mark>"),
-         ("term", '<mark class="qa-term">', "</mark>"))  # outermost first
+         ("phrase", '<mark class="qa-phrase">', "</mark>"), ("term", '<mark class="qa-term">', "</mark>"))
 
 
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -58,9 +60,10 @@ def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
                    anchor: tuple[int, str] | None = None) -> str:
-    """Escaped `text` (starting at document offset `base`) with <mark class="qa-answer|qa-term"> spans.
+    """Escaped `text` (starting at document offset `base`) with <mark class="qa-answer|qa-phrase|qa-term"> spans.
 
-    Labels nest focus > answer > term, so one answer sentence is one <mark> with its terms inside.
+    Labels nest focus > answer > phrase > term, so one answer sentence is one <mark> with the answer
+    phrase and the question's terms inside.
     `anchor=(offset, id)` drops an empty <a id> at that document offset, the scroll target of /doc.
     """
     by_label: dict[str, list[tuple[int, int]]] = {}
@@ -136,9 +139,12 @@ def answer_html(ans: Answer) -> str:
     a = ans.answer
     if a is not None:
         href = doc_href(a.doc, a.start, a.end, (a.start, a.end), ans.question)
+        marks = [Highlight(a.start, a.end, "answer")]
+        if a.phrase is not None:
+            marks.append(Highlight(a.phrase.start, a.phrase.end, "phrase"))
         parts.append(
             '<div class="qa-answer-box"><div class="qa-label">Trả lời</div>'
-            f'<div class="qa-passage"><mark class="qa-answer">{html.escape(a.text)}</mark></div>'
+            f'<div class="qa-passage">{highlight_html(a.text, a.start, marks)}</div>'
             f'<div class="qa-cite">Nguồn: {html.escape(a.doc)} · {position_vi(a.start, a.end)} · '
             f'độ tin cậy {a.score:.2f} · <a class="qa-open" href="{html.escape(href)}">'
             "Xem trong tài liệu ↗</a>"

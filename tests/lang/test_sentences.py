@@ -170,3 +170,16 @@ def test_nfd_text_gives_the_same_sentences() -> None:
 def test_bad_max_chars() -> None:
     with pytest.raises(ValueError, match="max_chars must be >= 1, got 0"):
         split_sentences("Câu.", max_chars=0)
+
+
+def test_text_without_capitals_is_split_at_full_stops() -> None:
+    # lower-cased corpora (UIT-ViQuAD) and chat logs: a full stop before any word ends a sentence
+    t = "paris nằm ở điểm gặp nhau. vào thế kỷ 10, paris đã là thành phố chính! từ thế kỷ 12 thì sao? hết"
+    assert [t[a:b] for a, b in split_sentences(t)] == [
+        "paris nằm ở điểm gặp nhau.", "vào thế kỷ 10, paris đã là thành phố chính!", "từ thế kỷ 12 thì sao?", "hết"]
+    # numbers, abbreviations and decimals still do not split
+    t = "tp. hcm có 1.000 người và 3.5 triệu xe. pgs.ts. an nói vậy."
+    assert [t[a:b] for a, b in split_sentences(t)] == ["tp. hcm có 1.000 người và 3.5 triệu xe.", "pgs.ts. an nói vậy."]
+    # in cased text a lowercase word after a full stop still continues the sentence
+    t = "Ông An đến lúc 9 giờ s. ngày 12 đi tiếp."
+    assert len(split_sentences(t)) == 1

@@ -81,7 +81,7 @@ def test_api_ask_returns_the_cli_json_object(client: TestClient, svc: QAService)
     assert body == svc.ask(QUESTION, top_k=3).to_dict()
     assert set(body) == {"question", "answer", "passages"}
     a = body["answer"]
-    assert set(a) == {"text", "doc", "start", "end", "score"}
+    assert set(a) == {"text", "doc", "start", "end", "score", "phrase"}
     assert a["doc"] == "hanoi.md"
     assert svc.document(a["doc"]).text[a["start"]:a["end"]] == a["text"]  # type: ignore[union-attr]
     assert 1 <= len(body["passages"]) <= 3

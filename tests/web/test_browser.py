@@ -148,7 +148,7 @@ def test_widget_on_another_origin_answers(page: Any, host_page: str, url: str, s
     widget.locator(".bubble").click()
     widget.locator("input").fill(QUESTION)
     widget.locator("input").press("Enter")
-    mark = widget.locator(".answer mark.answer")
+    mark = widget.locator(".answer-box mark.answer")
     mark.wait_for(state="visible")
     assert mark.inner_text() == expected.text
     assert widget.locator("details.card").count() == len(result.passages) == 3
@@ -170,7 +170,7 @@ def test_markup_in_a_question_is_shown_as_text(page: Any, url: str, host_page: s
     widget.locator(".bubble").click()
     widget.locator("input").fill(XSS)
     widget.locator("input").press("Enter")
-    widget.locator(".abstain, .answer").first.wait_for(state="visible")
+    widget.locator(".abstain, .answer-box").first.wait_for(state="visible")
     assert widget.locator(".msg.user").inner_text() == XSS
     assert widget.locator("img").count() == 0
     assert dialogs == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qa.schema import NOT_FOUND_VI, Answer, AnswerSpan, Highlight, Passage
+from qa.schema import NOT_FOUND_VI, Answer, AnswerSpan, Highlight, Passage, Phrase
 from qa.web.pages import answer_html, highlight_html
 
 
@@ -46,3 +46,17 @@ def test_abstention_looks_different() -> None:
 def test_abstention_says_what_the_passages_lack_escaped() -> None:
     out = answer_html(replace(_answer(abstain=True), missing="tài liệu không nhắc đến “<Hà Nội>”"))
     assert '<div class="qa-why">Lý do: tài liệu không nhắc đến “&lt;Hà Nội&gt;”.</div>' in out
+
+
+def test_phrase_is_marked_inside_the_answer_sentence() -> None:
+    ans = _answer(abstain=False)
+    assert ans.answer is not None
+    phrased = replace(ans, answer=replace(ans.answer, phrase=Phrase("<thủ đô>", 118, 126)))
+    out = answer_html(phrased)
+    assert ('<mark class="qa-answer">Hà Nội là <mark class="qa-phrase">&lt;thủ đô&gt;</mark>.</mark>'
+            in out)
+    # a card's highlights nest the same way: answer > phrase > term
+    hl = [Highlight(10, 20, "answer"), Highlight(13, 16, "phrase"), Highlight(14, 15, "term")]
+    assert highlight_html("0123456789abcdefghij", 0, hl) == (
+        '0123456789<mark class="qa-answer">abc<mark class="qa-phrase">d<mark class="qa-term">e</mark>f'
+        '</mark>ghij</mark>')

@@ -38,11 +38,12 @@
     ".user{align-self:flex-end;background:#e0f2fe;max-width:85%}",
     ".bot{align-self:stretch;background:#f9fafb;border:1px solid #e5e7eb}",
     ".pending{color:#6b7280;font-style:italic}",
-    ".answer{border-left:4px solid #d97706;background:#fffbeb;padding:6px 8px;border-radius:6px}",
+    ".answer-box{border-left:4px solid #d97706;background:#fffbeb;padding:6px 8px;border-radius:6px}",
     ".abstain{border-left:4px solid #9ca3af;background:#f3f4f6;padding:6px 8px;border-radius:6px;color:#374151}",
     ".error{border-left:4px solid #dc2626;background:#fef2f2;padding:6px 8px;border-radius:6px}",
     ".label{font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;color:#6b7280}",
-    "mark.answer{background:#fde68a;color:#1f2937;padding:0 1px;border-radius:2px}",
+    "mark.answer{background:#fef3c7;color:#1f2937;padding:0 1px;border-radius:2px}",
+    "mark.phrase{background:#fbbf24;color:#1f2937;font-weight:600;padding:0 2px;border-radius:3px}",
     "mark.term{background:transparent;color:inherit;font-weight:600;text-decoration:underline 2px #0284c7}",
     ".cite{font-size:12px;color:#4b5563;margin-top:4px}",
     ".cite a,.card a{color:#0369a1}",
@@ -83,10 +84,10 @@
     return a;
   }
 
-  /* passage text as DOM: one <mark class="answer"> per answer span with <mark class="term"> inside;
-     highlight offsets are document offsets, `base` is the passage's start */
+  /* passage text as DOM: one <mark class="answer"> per answer span with the <mark class="phrase"> and
+     <mark class="term"> inside; highlight offsets are document offsets, `base` is the text's start */
   function highlighted(text, base, highlights) {
-    var levels = ["answer", "term"].map(function (label) {
+    var levels = ["answer", "phrase", "term"].map(function (label) {
       var spans = (highlights || []).filter(function (h) { return h.label === label; }).map(function (h) {
         return [Math.max(h.start - base, 0), Math.min(h.end - base, text.length)];
       }).filter(function (sp) { return sp[0] < sp[1]; }).sort(function (x, y) { return x[0] - y[0]; });
@@ -118,10 +119,12 @@
     box.textContent = "";
     var ans = data.answer, q = data.question;
     if (ans) {
-      var top = el("div", "answer");
+      var top = el("div", "answer-box");
       top.appendChild(el("div", "label", "Trả lời"));
       var p = el("div");
-      p.appendChild(el("mark", "answer", ans.text));
+      var marks = [{ start: ans.start, end: ans.end, label: "answer" }];
+      if (ans.phrase) marks.push({ start: ans.phrase.start, end: ans.phrase.end, label: "phrase" });
+      p.appendChild(highlighted(ans.text, ans.start, marks));
       top.appendChild(p);
       var cite = el("div", "cite", "Nguồn: " + ans.doc + " · " + pos(ans.start, ans.end) + " · ");
       cite.appendChild(docLink(ans.doc, ans.start, ans.end, ans, q));

@@ -1,0 +1,1 @@
+"""The learned span reader: network (model.py), inputs (windows.py), reading (read.py), training (train.py)."""

@@ -1,0 +1,153 @@
+"""Read a few windows for one question: the best answer span in each, and how likely it holds one.
+
+    reader = load_reader(encoder)                      # the shipped weights, checked by hash
+    [r] = reader.read("Hội nghị có bao nhiêu đại biểu?", doc_text, sentences, [7])
+    doc_text[r.start:r.end], r.probability            # ('gần 1000 đại biểu', 0.93)
+
+Decoding: the best (start, end) pair inside the window with end - start < max_answer_tokens; its
+score minus the no-answer score (both ends at `<s>`) is the window's answer margin, turned into a
+probability by the Platt scaling fitted at training time.
+
+>>> trim_to_word("  «Lê Văn Thành», ", 0, 17)
+(3, 15)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa.errors import ModelError
+from qa.reader.model import ReaderConfig, build_net, load_weights
+from qa.reader.windows import Span, Window, WindowMaker
+
+SHIPPED = Path(__file__).resolve().parent / "weights"
+_EDGE = " \t\n,;:.!?…\"'“”‘’()[]«»-–—"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The best span of one window, in document offsets, with its margin over "no answer"."""
+
+    start: int
+    end: int
+    margin: float  # best span score − no-answer score
+    probability: float  # calibrated P(the window holds the answer)
+    sentence: Span  # the candidate sentence the window was built around
+
+
+class SpanReader(Protocol):
+    """What the answerer needs from a reader (tests inject a fake)."""
+
+    def read(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Reading]: ...
+
+
+def trim_to_word(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) past spaces, punctuation and quotes at either edge."""
+    while start < end and text[start] in _EDGE:
+        start += 1
+    while end > start and text[end - 1] in _EDGE:
+        end -= 1
+    return start, end
+
+
+def best_span(start: np.ndarray, end: np.ndarray, first: int, last: int, max_len: int) -> tuple[int, int, float]:
+    """(i, j, score) maximizing start[i] + end[j] for first <= i <= j <= last, j - i < max_len."""
+    s, e = start[first : last + 1], end[first : last + 1]
+    n = len(s)
+    scores = s[:, None] + e[None, :]
+    i, j = np.indices((n, n))
+    scores = np.where((j >= i) & (j - i < max_len), scores, -np.inf)
+    k = int(np.argmax(scores))
+    return first + k // n, first + k % n, float(scores.flat[k])
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -50 else 0.0
+
+
+class Reader:
+    """The span reader over one tokenizer and network; `read` is thread-safe."""
+
+    def __init__(self, net: Any, tokenizer: Any, config: ReaderConfig) -> None:
+        self.net, self.config = net, config
+        self.windows = WindowMaker(tokenizer, config.max_tokens, config.max_question_tokens, config.lowercase,
+                                   config.context_sentences)
+        self._lock = threading.Lock()
+
+    def make_windows(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Window]:
+        qids = self.windows.question_ids(question)
+        # neighbours' lengths decide what fits; only the sentences near the candidates are tokenized
+        near = sorted({j for i in which for j in range(i - self.config.context_sentences,
+                                                         i + self.config.context_sentences + 1)
+                       if 0 <= j < len(sentences)})
+        counted = dict(zip(near, self.windows.sentence_lengths(text, [sentences[j] for j in near]), strict=True))
+        lengths = [counted.get(j, 10**6) for j in range(len(sentences))]
+        return [self.windows.make(qids, text, sentences, i, lengths) for i in which]
+
+    def logits(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits, [windows, tokens], padded with -inf."""
+        import torch
+
+        n = max(len(w.ids) for w in windows)
+        ids = torch.ones((len(windows), n), dtype=torch.long)  # <pad> is 1
+        mask = torch.zeros((len(windows), n), dtype=torch.long)
+        for k, w in enumerate(windows):
+            ids[k, : len(w.ids)] = torch.tensor(w.ids)
+            mask[k, : len(w.ids)] = 1
+        with self._lock, torch.inference_mode():
+            s, e = self.net(ids, mask)
+        pad = ~mask.bool()
+        return (s.masked_fill(pad, -math.inf).float().numpy(), e.masked_fill(pad, -math.inf).float().numpy())
+
+    def read(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Reading]:
+        """One Reading per sentence index in `which` (a window around each), in that order."""
+        if not which:
+            return []
+        windows = self.make_windows(question, text, sentences, which)
+        s, e = self.logits(windows)
+        a, b = self.config.platt
+        out = []
+        for k, w in enumerate(windows):
+            first, last = w.context_start, w.context_start + len(w.offsets) - 1
+            if last < first:
+                out.append(Reading(w.sentence[0], w.sentence[0], -math.inf, 0.0, w.sentence))
+                continue
+            i, j, score = best_span(s[k], e[k], first, last, self.config.max_answer_tokens)
+            start, end = trim_to_word(text, w.offsets[i - first][0], w.offsets[j - first][1])
+            margin = score - float(s[k, 0] + e[k, 0])
+            out.append(Reading(start, end, margin, sigmoid(a * margin + b), w.sentence))
+        return out
+
+
+def load_reader(base: Any, tokenizer: Any, folder: Path = SHIPPED, threads: int | None = None) -> Reader:
+    """The reader in `folder` (default: the weights shipped in the package) over a loaded BertModel."""
+    import torch
+
+    config = ReaderConfig.read(folder)
+    if threads:
+        torch.set_num_threads(threads)
+    net = build_net(base, config.frozen)
+    load_weights(net, folder, config)
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return Reader(net, tokenizer, config)
+
+
+def reader_for(encoder: Any, folder: Path = SHIPPED) -> Reader:
+    """The reader sharing the loaded default encoder's transformer (its embeddings and lower layers)."""
+    model = getattr(encoder, "model", None)
+    try:
+        bert = model[0].auto_model  # type: ignore[index]
+        tokenizer = model.tokenizer  # type: ignore[union-attr]
+    except (TypeError, AttributeError, IndexError) as e:
+        raise ModelError("the reader needs the embedded multilingual-e5-small as a sentence-transformers "
+                         "model; load it with the default QA_MODEL") from e
+    return load_reader(bert, tokenizer, folder)
