@@ -42,6 +42,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _settings_problem(settings: Settings, device: str | None) -> str | None:
+    """What is wrong with the folders or flags, before anything heavy loads; None when all is well."""
+    import argparse
+
+    from qa.cli.main import _device, check_docs, check_index_target
+    from qa.errors import QAError
+    from qa.index.manifest import MANIFEST
+
+    try:
+        if device is not None:
+            _device(device)
+        check_index_target(settings.index_dir)
+        if not (settings.index_dir / MANIFEST).is_file():
+            if settings.auto_build == "never":
+                return (f"no index at {settings.index_dir} and QA_AUTO_BUILD=never; build it with "
+                        f"`qa index build --index {settings.index_dir}`")
+            check_docs(settings.docs_dir)  # the first start builds the index from them
+    except (QAError, argparse.ArgumentTypeError) as e:
+        return f"{e}" if not isinstance(e, argparse.ArgumentTypeError) else f"--device: {e}"
+    return None
+
+
 def _port_problem(host: str, port: int) -> str | None:
     import socket
 
@@ -69,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     host, port = settings.web.host, settings.web.port
+    problem = _settings_problem(settings, args.device)
+    if problem:  # checked before the model loads (seconds to minutes)
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     busy = _port_problem(host, port)
     if busy:  # say so before spending seconds on loading the model
         print(f"error: cannot listen on {host}:{port}: {busy}; change --host/--port (QA_HOST/QA_PORT)",
@@ -85,9 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    import logging
+
     import uvicorn
 
-    print(f"Hỏi đáp tài liệu: http://{host}:{port}/  (API: POST /api/ask, widget: /widget.js)",
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    admin = f", operator page: http://{host}:{port}/admin/" if settings.web.admin_token else ""
+    reload = (f"; a new index on disk is picked up within {settings.web.reload_interval} s"
+              if settings.web.reload_interval else "")
+    print(f"Vietnamese document QA: http://{host}:{port}/  (API: POST /api/ask, widget: /widget.js{admin}){reload}",
           file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

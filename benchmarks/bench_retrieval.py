@@ -112,12 +112,16 @@ def main() -> None:
     retriever = Retriever(index, fast_query_encoder(enc))
     retriever.prepare.embed.size = 100_000  # every question once: keep all their vectors
     print(f"index: {index.manifest.counts}; default fusion {FusionParams()}")
-    benches = {}
+    benches: dict[str, Bench] = {}
+    tuning: list[Bench] = []  # the training paragraphs' questions: the only ones --grid looks at
     for name, items in per_file.items():
-        for split in ("train", "heldout"):
+        for split in ("train", "heldout") if args.grid else ("heldout",):
             chosen = select(items, split)  # type: ignore[arg-type]
-            benches[f"{name} {split}"] = Bench(index, retriever, chosen, True)
-            benches[f"{name} {split} no-diacritics"] = Bench(index, retriever, folded(chosen), True)
+            typed, plain = Bench(index, retriever, chosen, True), Bench(index, retriever, folded(chosen), True)
+            if split == "train":
+                tuning += [typed, plain]
+            else:
+                benches[f"{name} heldout"], benches[f"{name} heldout no-diacritics"] = typed, plain
     if args.seed_index:
         seed = load_index(Path(args.seed_index))
         seed_retriever = Retriever(seed, fast_query_encoder(enc))
@@ -126,7 +130,7 @@ def main() -> None:
             benches[f] = Bench(seed, seed_retriever, items, False)
     fused = FusionParams()
     if args.grid:
-        train = [b for k, b in benches.items() if "train" in k]
+        train = tuning
         best = None
         grid = itertools.product([0.5, 0.6, 0.7, 0.8], [0.0, 0.3, 0.5], [0.3, 0.5, 0.7])
         for dw, sw, fw in grid:
@@ -140,8 +144,7 @@ def main() -> None:
         print(f"best on the training paragraphs: {fused}")
     print(f"\nfusion {fused}")
     for name, bench in benches.items():
-        if "train" not in name:
-            table(name, bench, fused)
+        table(name, bench, fused)
     for b in benches.values():
         b.retriever.params = FusionParams()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from qa.errors import ConfigError
+from qa.index.backend import QUANTIZATIONS, BackendSettings
 from qa.index.build import BuildOptions
 from qa.index.dense import DenseKind
 from qa.index.vectors import EncodeMode
@@ -41,6 +42,9 @@ class WebSettings:
     rate_limit: int = 60  # requests per minute per client on /api/* (0 = off)
     rate_limit_burst: int = 10
     rate_limit_loopback: bool = False  # loopback clients are exempt unless this is set
+    reload_interval: int = 2  # seconds between checks for a new index on disk (0 = never)
+    admin_token: str = field(default="", repr=False)  # the operator page is off unless this is set
+    admin_max_upload_mb: int = 20  # largest document the operator page accepts
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Settings:
     auto_build: AutoBuild = "stale"  # missing: build when missing or damaged; stale: also update when out of date
     max_question_chars: int = 1000
     reader: str = "default"  # the span reader: "default" (shipped), "off", or a folder from `qa reader train`
+    batch_wait_ms: int = 4  # concurrent questions wait up to this long to share one encoder pass (0 = off)
+    batch_max: int = 32  # most questions in one shared encoder pass
     model: ModelOptions = field(default_factory=ModelOptions)
     build: BuildOptions = field(default_factory=BuildOptions)
     web: WebSettings = field(default_factory=WebSettings)
@@ -69,6 +75,8 @@ class Settings:
             auto_build=e.choice("QA_AUTO_BUILD", d.auto_build, get_args(AutoBuild)),
             max_question_chars=e.number("QA_MAX_QUESTION_CHARS", d.max_question_chars, low=1),
             reader=e.text("QA_READER", d.reader),
+            batch_wait_ms=e.number("QA_BATCH_WAIT_MS", d.batch_wait_ms, low=0, high=1000),
+            batch_max=e.number("QA_BATCH_MAX", d.batch_max, low=1, high=1024),
             model=ModelOptions(
                 model=e.text("QA_MODEL", m.model),
                 cache_dir=Path(cache).expanduser() if cache else None,
@@ -85,6 +93,16 @@ class Settings:
                     hnsw_from=e.number("QA_HNSW_FROM", b.dense.hnsw_from, low=0),
                     ivf_from=e.number("QA_IVF_FROM", b.dense.ivf_from, low=0),
                 ),
+                backend=BackendSettings.parse(
+                    e.text("QA_BACKEND", "faiss"),
+                    api_key=e.env.get("QA_QDRANT_API_KEY", "").strip(),
+                    collection=e.text("QA_QDRANT_COLLECTION", b.backend.collection),
+                    timeout_s=e.number("QA_QDRANT_TIMEOUT", b.backend.timeout_s, low=1),
+                    shards=e.number("QA_QDRANT_SHARDS", b.backend.shards, low=0),
+                    replication=e.number("QA_QDRANT_REPLICATION", b.backend.replication, low=1),
+                    on_disk=e.flag("QA_QDRANT_ON_DISK", b.backend.on_disk),
+                    quantization=e.choice("QA_QDRANT_QUANTIZATION", b.backend.quantization, QUANTIZATIONS),
+                ),
             ),
             web=WebSettings(
                 host=e.text("QA_HOST", w.host),
@@ -93,6 +111,9 @@ class Settings:
                 rate_limit=e.number("QA_RATE_LIMIT", w.rate_limit, low=0),
                 rate_limit_burst=e.number("QA_RATE_LIMIT_BURST", w.rate_limit_burst, low=0),
                 rate_limit_loopback=e.flag("QA_RATE_LIMIT_LOOPBACK", w.rate_limit_loopback),
+                reload_interval=e.number("QA_RELOAD_INTERVAL", w.reload_interval, low=0, high=3600),
+                admin_token=_admin_token(e.env.get("QA_ADMIN_TOKEN", "")),
+                admin_max_upload_mb=e.number("QA_ADMIN_MAX_UPLOAD_MB", w.admin_max_upload_mb, low=1, high=1024),
             ),
             force_color=bool(e.text("FORCE_COLOR", "")),
         )
@@ -120,6 +141,19 @@ class Settings:
                 raise ConfigError(f"port {port} is out of range; use a number from 1 to 65535")
             s = replace(s, web=replace(s.web, host=host or s.web.host, port=port or s.web.port))
         return s
+
+
+MIN_ADMIN_TOKEN = 16
+
+
+def _admin_token(raw: str) -> str:
+    """QA_ADMIN_TOKEN: empty (operator page off) or a secret of at least MIN_ADMIN_TOKEN characters."""
+    token = raw.strip()
+    if token and (len(token) < MIN_ADMIN_TOKEN or not token.isprintable()):
+        raise ConfigError(f"QA_ADMIN_TOKEN is too short or has control characters; use at least {MIN_ADMIN_TOKEN} "
+                          "printable characters, e.g. the output of "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
+    return token
 
 
 class _Env:

@@ -151,14 +151,16 @@ class Answer:
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     missing: str = ""  # why it abstained although the passages are close (Vietnamese), else ""
+    resolved: str = ""  # a follow-up's stand-alone form, the question actually answered ("" = as asked)
 
     @property
     def abstained(self) -> bool:
         return self.answer is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answer": self.answer.to_dict() if self.answer else None,
-            "passages": [p.to_dict() for p in self.passages],
-        }
+        out: dict[str, Any] = {"question": self.question}
+        if self.resolved:
+            out["resolved_question"] = self.resolved
+        out["answer"] = self.answer.to_dict() if self.answer else None
+        out["passages"] = [p.to_dict() for p in self.passages]
+        return out

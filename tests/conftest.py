@@ -140,3 +140,19 @@ def fake_verifier():  # type: ignore[no-untyped-def]
 
     n = len(FEATURES)
     return Verifier((0.0,) * n, (1.0,) * n, (1.0,) + (0.0,) * n, (1.0, 0.0))
+
+
+@pytest.fixture(scope="session")
+def real_service(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The seed article served with the real embedded model and the shipped reader (offline), once per session."""
+    import shutil
+
+    from qa.config import Settings
+    from qa.service import open_service
+
+    seed = Path(__file__).resolve().parent.parent / "seeds" / "000_1ba926b528c724f1.txt"
+    root = tmp_path_factory.mktemp("seed")
+    (root / "seeds").mkdir()
+    shutil.copy(seed, root / "seeds" / seed.name)
+    return open_service(Settings(root / "seeds", root / "index", auto_build="missing"), progress=False,
+                        log=lambda m: None)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from qa.config import Settings
-from qa.service import QAService, open_service
+from qa.service import QAService
 
 pytestmark = pytest.mark.model
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_1ba926b528c724f1.txt"
-
-
-@pytest.fixture(scope="session")
-def real_service(tmp_path_factory: pytest.TempPathFactory) -> QAService:
-    root = tmp_path_factory.mktemp("seed")
-    (root / "seeds").mkdir()
-    shutil.copy(SEED, root / "seeds" / SEED.name)
-    return open_service(Settings(root / "seeds", root / "index", auto_build="missing"), progress=False,
-                        log=lambda m: None)
 
 
 @pytest.mark.parametrize(

@@ -76,14 +76,14 @@ def test_answer_contract_and_offsets(svc: QAService) -> None:
     labels = {h["label"] for h in d["passages"][0]["highlights"]}
     assert labels == {"answer", "term"}
     terms = [text[h["start"]:h["end"]] for h in d["passages"][0]["highlights"] if h["label"] == "term"]
-    assert "Hương" in terms and "Sông" in terms
+    assert any("Sông Hương" in t for t in terms), terms  # adjacent question words are one underlined run
 
 
 def test_unaccented_question_highlights_accented_terms(svc: QAService) -> None:
     ans = svc.ask("song huong chay qua dau")
     p = ans.passages[0]
     doc = svc.document(p.doc).text
-    assert {doc[h.start:h.end] for h in p.highlights if h.label == "term"} >= {"Sông", "Hương"}
+    assert any("Sông Hương" in doc[h.start:h.end] for h in p.highlights if h.label == "term")
 
 
 def test_abstains_on_unrelated_question(svc: QAService) -> None:

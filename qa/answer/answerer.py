@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from qa.answer.answertype import AnswerType, expected_type, has_type
-from qa.answer.evidence import missing_evidence
+from qa.answer.evidence import ALL_CHECKS, missing_evidence
 from qa.answer.terms import QuestionTerms, question_spellings, term_highlights
 from qa.answer.verify import Evidence, Verifier
 from qa.index.store import IndexData
@@ -44,7 +44,8 @@ class AnswerParams:
     second_sentence_margin: float = 0.02
     type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answer.answertype)
     reader_windows: int = 3  # best-scored sentences the reader reads (each in a window of its neighbours)
-    min_probability: float = 0.5  # with a reader: answer only when the verifier's probability reaches this
+    min_probability: float = 0.05  # with a reader: answer when the verifier's probability reaches this (seed_dev)
+    evidence_checks: frozenset[str] = ALL_CHECKS  # what an answer is checked for (qa.answer.evidence)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Answerer:
                 if a < r.end and b > r.start:
                     s, e = min(s, a), max(e, b)
         lacking = missing_evidence(q.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
-                                   vietnamese=terms.vietnamese)
+                                   vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
         if lacking is not None:
             return None, lacking.message_vi()
         phrase = Phrase(text[r.start : r.end], r.start, r.end) if s <= r.start < r.end <= e else None
@@ -207,7 +208,7 @@ class Answerer:
                     s, e = min(s, s2), max(e, e2)
         chunk = self.index.chunks[best.chunk_id]
         lacking = missing_evidence(q.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
-                                   vietnamese=terms.vietnamese)
+                                   vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
         if lacking is not None:
             return None, lacking.message_vi()
         return (AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4)), best.chunk_id), ""

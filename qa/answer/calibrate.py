@@ -12,6 +12,7 @@ the same corpus).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -21,6 +22,7 @@ from qa.answer.terms import QuestionTerms
 from qa.answer.verify import FEATURES, Evidence, Verifier
 from qa.eval.data import EvalItem
 from qa.eval.evaluate import gold_spans
+from qa.search.query import Query
 
 Progress = Callable[[int, int], None]
 
@@ -43,10 +45,11 @@ def _shown_span(answerer: Answerer, j: Judged) -> tuple[str, int, int]:
     return chunk.doc_id, s, e
 
 
-def question_examples(answerer: Answerer, item: EvalItem, leave_out_own: bool) -> tuple[list[Evidence], list[bool]]:
+def question_examples(answerer: Answerer, item: EvalItem, leave_out_own: bool,
+                      query: Query | None = None) -> tuple[list[Evidence], list[bool]]:
     """The evidence of one question's candidates and whether each is right."""
     k = answerer.params.passages_considered
-    result = answerer.retriever.search(item.question, k=k + (10 if leave_out_own else 0))
+    result = answerer.retriever.search(item.question, k=k + (10 if leave_out_own else 0), query=query)
     if leave_out_own:
         own = {d for d, doc in answerer.index.documents.items() if item.context and item.context in doc.text}
         hits = [h for h in result.hits if answerer.index.chunks[h.chunk_id].doc_id not in own][:k]
@@ -63,16 +66,20 @@ def question_examples(answerer: Answerer, item: EvalItem, leave_out_own: bool) -
     return [j.evidence for j in judged], labels
 
 
-def fit_verifier(answerer: Answerer, items: list[EvalItem], progress: Progress | None = None) -> Verifier:
-    """Gather every question's candidates twice (as asked, and with its paragraph left out) and fit."""
+def fit_verifier(answerer: Answerer, items: list[EvalItem], progress: Progress | None = None,
+                 questions: int = 800, seed: int = 0) -> Verifier:
+    """Gather the candidates of up to `questions` questions (a seeded sample) twice (as asked, and with
+    their paragraph left out) and fit. 800 questions give ~5,000 candidates for 11 features."""
     answerer = Answerer(answerer.index, answerer.retriever, answerer.params, answerer.reader, neutral_verifier())
+    chosen = random.Random(seed).sample(items, min(questions, len(items)))
+    queries = answerer.retriever.prepare.many([it.question for it in chosen])  # embedded in batches
     cands: list[list[Evidence]] = []
     labels: list[list[bool]] = []
-    for n, it in enumerate(items, 1):
+    for n, (it, q) in enumerate(zip(chosen, queries, strict=True), 1):
         for leave_out in (False, True):
-            ev, lab = question_examples(answerer, it, leave_out)
+            ev, lab = question_examples(answerer, it, leave_out, q)
             cands.append(ev)
             labels.append(lab)
         if progress:
-            progress(n, len(items))
+            progress(n, len(chosen))
     return Verifier.fit(cands, labels)

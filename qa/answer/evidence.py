@@ -14,7 +14,7 @@ Lack(kind='number', what='2019')
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Literal
 
@@ -144,24 +144,28 @@ class Lack:
         }.get(self.kind, "các đoạn liên quan không có câu trả lời cho câu hỏi")
 
 
+ALL_CHECKS: frozenset[LackKind] = frozenset(("number", "name", "count", "named", "person", "date"))
+
+
 def missing_evidence(question: str, answer: str, passage: str, known_phrase: Callable[[str], bool],
-                     vietnamese: bool = True) -> Lack | None:
+                     vietnamese: bool = True, checks: Container[str] = ALL_CHECKS) -> Lack | None:
     """What `answer` (from `passage`) lacks to answer `question`, or None when nothing is missing.
 
     `known_phrase(p)` says whether the documents use the phrase; `vietnamese` is False for
     questions in another language (their names are translations, so unknown names prove nothing).
+    `checks` names the kinds of lack to look for (all by default).
     """
     nums = question_numbers(question)
-    if nums and not any(_has_number(passage, n) for n in nums):
+    if "number" in checks and nums and not any(_has_number(passage, n) for n in nums):
         return Lack("number", nums[0])
-    if vietnamese:
+    if vietnamese and "name" in checks:
         names = unknown_names(question, known_phrase)
         if names:
             return Lack("name", names[0])
-    unit = _count_unit(question)
+    unit = _count_unit(question) if "count" in checks else None
     if unit and not _counts(answer, unit[0]):
         return Lack("count", unit[1])
-    place = _place_unit(question)
+    place = _place_unit(question) if "named" in checks else None
     if place and not _names_place(answer, place[0]):
         return Lack("named", place[1])
     kind = expected_type(question)
@@ -171,7 +175,7 @@ def missing_evidence(question: str, answer: str, passage: str, known_phrase: Cal
     # only "which day / which year" demands a date; the other cues are a ranking bonus only
     if kind == "date" and not _CALENDAR.search(fold(question)):
         kind = None
-    if kind == "person" or kind == "number" or kind == "date":
+    if kind in checks and (kind == "person" or kind == "number" or kind == "date"):
         # a number or name the question itself gives is no answer ("năm 2017 ... bao nhiêu?")
         stripped = answer
         for n in nums:

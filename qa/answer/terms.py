@@ -52,6 +52,54 @@ def term_highlights(text: str, base: int, spellings: Spellings, keep: Container[
             if (keep is None or t.folded in keep) and (t.norm in accented or t.folded in folded_ok)]
 
 
+RARE_SHARE = 0.3  # a word in more than this share of the passages is common: underlining it says nothing
+
+
+def underline_terms(text: str, base: int, typed: str, restored: str, df: Mapping[str, int], n_chunks: int,
+                    rare_share: float = RARE_SHARE) -> list[Highlight]:
+    """'term' highlights for the words a reader should notice: the question's rare content words.
+
+    A word of `text` is underlined when it is spelled like a content word of the question as typed
+    (`typed`, shorthand expanded) or, for a word typed without diacritics, as restored (`restored`):
+    "thu" restored to "thu" does not underline the "thư" of "Bí thư". Matching words next to each other form one
+    run, underlined whole only when one of them is rare, i.e. in at most `rare_share` of the
+    `n_chunks` passages (`df`: folded syllable -> passages holding it); common ones alone stay plain.
+
+    >>> df = {"hoi": 9, "nghi": 9, "nghia": 1, "thu": 2}
+    >>> [(h.start, h.end) for h in underline_terms("Hội nghị: bà Nghĩa, Bí thư", 0, "hoi nghi Nghĩa thu",
+    ...                                            "hội nghị Nghĩa thu", df, 10)]
+    [(13, 18)]
+    """
+    q_typed, q_restored = tokenize(typed), tokenize(restored)
+    if len(q_typed) != len(q_restored):
+        q_restored = q_typed
+    # a word typed with diacritics matches as typed; one typed without matches as restored (which
+    # is the typed form itself when the documents gave no better spelling)
+    spellings = {(t if t.norm != t.folded else r).norm for t, r in zip(q_typed, q_restored, strict=True)
+                 if t.norm not in STOPWORDS and is_content(r)}
+    if not spellings:
+        return []
+    limit = max(1.0, rare_share * n_chunks)
+    toks = cached_tokens(text)
+    out: list[Highlight] = []
+    run: list[Token] = []
+
+    def flush() -> None:
+        if run and any(df.get(t.folded, 0) <= limit for t in run):
+            out.append(Highlight(base + run[0].start, base + run[-1].end, "term"))
+        run.clear()
+
+    for t in toks:
+        if t.norm in spellings and (not run or not text[run[-1].end : t.start].strip()):
+            run.append(t)
+            continue
+        flush()
+        if t.norm in spellings:
+            run.append(t)
+    flush()
+    return out
+
+
 @lru_cache(maxsize=16384)
 def cached_tokens(text: str) -> tuple[Token, ...]:
     """Tokens of a chunk or sentence; cached because the same passages come back on every ask."""

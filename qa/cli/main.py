@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,27 @@ from qa.errors import InputError, QAError
 
 if TYPE_CHECKING:
     from qa.config import Settings
+    from qa.model.encoder import Encoder
 
 EXIT_ERROR = 2
+_DEVICE = re.compile(r"^(cpu|mps|(cuda|xpu|npu)(:\d+)?)$")
+
+
+def _top_k(value: str) -> int:
+    """--top-k: checked by argparse, before anything loads."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number; use 1 to 50") from None
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError(f"{k} is out of range; use 1 to 50")
+    return k
+
+
+def _device(value: str) -> str:
+    if not _DEVICE.match(value.strip().lower()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a torch device; use cpu, cuda, cuda:N or mps")
+    return value.strip().lower()
 
 
 def _common(p: argparse.ArgumentParser, docs: bool = True) -> None:
@@ -26,7 +46,75 @@ def _common(p: argparse.ArgumentParser, docs: bool = True) -> None:
         p.add_argument("--docs", help="documents folder (default: QA_DOCS_DIR or ./seeds)")
     p.add_argument("--model", help="sentence-transformers model id or local path (default: QA_MODEL or the "
                                    "embedded multilingual-e5-small)")
-    p.add_argument("--device", help="torch device for the model, e.g. cpu or cuda")
+    p.add_argument("--device", type=_device, help="torch device for the model, e.g. cpu or cuda")
+
+
+def check_docs(docs: Path) -> None:
+    """The documents folder exists and holds at least one supported file (checked before the model loads)."""
+    from qa.ingest.documents import SUPPORTED, find_documents
+
+    if not docs.is_dir():
+        raise QAError(f"documents folder {docs} does not exist or is not a folder; pass --docs DIR or set QA_DOCS_DIR")
+    if not find_documents(docs):
+        raise QAError(f"no documents ({' '.join(SUPPORTED)}) in {docs}; add some, or pass --docs DIR")
+
+
+def check_index_target(index: Path) -> None:
+    """A build may replace `index` whole: refuse a file, or a folder with other things in it than an index."""
+    from qa.index.manifest import MANIFEST
+
+    if index.exists() and not index.is_dir():
+        raise QAError(f"--index {index} is a file, not a folder; choose a folder for the index")
+    if index.is_dir() and not (index / MANIFEST).is_file() and any(index.iterdir()):
+        raise QAError(f"--index {index} is a folder that holds other files, not an index (no {MANIFEST}); "
+                      "building there would replace it: choose a new or empty folder")
+
+
+def check_index(index: Path) -> None:
+    """An index exists at `index` (asking and evaluating never build one: a typo must not start a build)."""
+    from qa.errors import IndexCorruptError, IndexMissingError
+    from qa.index.manifest import read_manifest
+
+    try:
+        read_manifest(index)
+    except IndexMissingError:
+        raise QAError(f"no index at {index}; build it first with `qa index build --index {index}` "
+                      "(add --docs DIR for your own documents)") from None
+    except IndexCorruptError as e:
+        raise QAError(f"{e} (index {index}: rebuild with `qa index build --index {index}`)") from None
+
+
+def check_backend(s: Settings, index: Path | None = None) -> None:
+    """A Qdrant server backend answers and takes the API key, and (given an index built for it) holds the
+    index's collection with the index's model: checked before the model loads, which takes seconds."""
+    b = s.build.backend
+    if b.kind != "qdrant":
+        return
+    from qa.index.manifest import read_manifest
+    from qa.index.qdrant_server import QdrantServerBackend, connect
+
+    client = connect(b)
+    try:
+        m = read_manifest(index) if index is not None else None
+        if m is not None and m.backend.kind == "qdrant":
+            QdrantServerBackend.open(client, m.backend.collection, m.model, b, own_client=False)
+    finally:
+        client.close()
+
+
+def load_model(s: Settings, quiet: bool = False) -> Encoder:
+    """The encoder, converting the embedded model first (with a progress bar) when it is not cached yet."""
+    from qa.cli.progress import bar
+    from qa.model.encoder import DEFAULT_MODEL, load_encoder
+
+    if s.model.model == DEFAULT_MODEL:
+        from qa.model.cache import default_model_dir, is_prepared, prepare_default_model
+
+        if not is_prepared(default_model_dir(s.model.cache_dir), verify=False):
+            with bar(not quiet, "Converting the embedded model (first run only)", "steps") as cb:
+                prepare_default_model(s.model.cache_dir, log=lambda m: print(m, file=sys.stderr), progress=cb)
+    print(f"Loading model {s.model.model}…", file=sys.stderr)
+    return load_encoder(s.model)
 
 
 def _settings(args: argparse.Namespace, auto_build: str | None = None) -> Settings:
@@ -44,12 +132,23 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.action == "info":
         return _index_info(s, staleness)
     from qa.cli.progress import bar
-    from qa.model.encoder import load_encoder
 
-    print(f"Loading model {s.model.model}…", file=sys.stderr)
-    enc = load_encoder(s.model)
+    check_docs(s.docs_dir)
+    check_index_target(s.index_dir)
+    check_backend(s)
+    if args.ray:  # join or start the cluster first: a wrong address fails before the model loads
+        from qa.index.distributed import start_ray
+
+        start_ray(args.ray)
+    enc = load_model(s, quiet=args.quiet)
+    if args.ray:  # embed on a Ray cluster; each worker loads the same model
+        from dataclasses import replace
+
+        from qa.index.build import RayOptions
+
+        s = replace(s, build=replace(s.build, ray=RayOptions(args.ray, s.model)))
     fn = build_index if args.action == "build" else update_index
-    with bar(not args.quiet, "Encoding") as cb:
+    with bar(not args.quiet, "Encoding", "texts") as cb:
         rep = fn(s.docs_dir, s.index_dir, enc, s.build, progress=cb)
     for err in rep.errors:
         print(f"warning: skipped: {err}", file=sys.stderr)
@@ -68,7 +167,9 @@ def _index_info(s: Settings, staleness: Any) -> int:
 
     m = read_manifest(s.index_dir)
     try:
-        load_index(s.index_dir)
+        data = load_index(s.index_dir, s.build.backend)
+        if data.backend is not None:
+            data.backend.close()
         health = "ok"
     except QAError as e:
         health = f"DAMAGED: {e}"
@@ -80,6 +181,10 @@ def _index_info(s: Settings, staleness: Any) -> int:
     c = m.counts
     print(f"counts:     {c.documents} documents, {c.chunks} chunks, {c.sentences} sentences")
     print(f"dense:      {m.dense_kind}   chunking: {m.chunking.to_dict()}   encode: {m.encode}")
+    if m.backend.kind != "faiss":
+        where = f"collection {m.backend.collection} at {s.build.backend.url or m.backend.url}" \
+            if m.backend.kind == "qdrant" else f"shard {s.index_dir / m.backend.collection}"
+        print(f"backend:    {m.backend.kind}: {where}")
     st = staleness(s.docs_dir, s.index_dir)
     if any(st.values()):
         for k, v in st.items():
@@ -97,9 +202,26 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch is None and not args.question:
         raise QAError("give a QUESTION or --batch FILE")
-    settings = _settings(args, auto_build="missing")
-    svc = open_service(settings, progress=False, log=lambda m: print(m, file=sys.stderr))
+    if args.batch is not None and args.question:
+        raise QAError("give a QUESTION or --batch FILE, not both")
+    settings = _settings(args, auto_build="never")
+    # everything that can be wrong is checked before the model loads (which takes seconds)
     questions = [" ".join(args.question)] if args.batch is None else _read_batch(args.batch)
+    if args.batch is None:
+        from qa.search.inputs import clean_question
+
+        try:
+            clean_question(questions[0], settings.max_question_chars)
+        except InputError as e:  # one line (or, with --json, the usual error object), exit 2
+            if not args.json:
+                raise
+            print(json.dumps({"question": questions[0], "error": str(e), "answer": None, "passages": []},
+                             ensure_ascii=False), flush=True)
+            return EXIT_ERROR
+    check_index(settings.index_dir)
+    check_backend(settings, settings.index_dir)
+    svc = open_service(settings, encoder=load_model(settings), progress=False,
+                       log=lambda m: print(m, file=sys.stderr))
     status = 0
     for q in questions:
         try:
@@ -136,7 +258,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     items = select(load_qa_file(Path(args.file)), args.split)
     if not items:
         raise QAError(f"{args.file}: no questions in split {args.split!r}; use --split all")
-    svc = open_service(_settings(args, auto_build="missing"), progress=False, log=lambda m: print(m, file=sys.stderr))
+    settings = _settings(args, auto_build="never")
+    check_index(settings.index_dir)
+    check_backend(settings, settings.index_dir)
+    svc = open_service(settings, encoder=load_model(settings), progress=False,
+                       log=lambda m: print(m, file=sys.stderr))
     report = evaluate(svc, items)
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
     return 0
@@ -149,9 +275,12 @@ def cmd_model(args: argparse.Namespace) -> int:
     if args.action == "prepare":
         if s.model.model != DEFAULT_MODEL:
             raise QAError("`qa model prepare` converts the embedded default model; unset QA_MODEL/--model")
+        from qa.cli.progress import bar
         from qa.model.cache import prepare_default_model
 
-        path = prepare_default_model(s.model.cache_dir, force=args.force, log=lambda m: print(m, file=sys.stderr))
+        with bar(True, "Converting the embedded model", "steps") as cb:
+            path = prepare_default_model(s.model.cache_dir, force=args.force,
+                                         log=lambda m: print(m, file=sys.stderr), progress=cb)
         print(f"prepared: {path}")
         return 0
     for k, v in model_info(s.model).items():
@@ -166,11 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("action", choices=["build", "update", "info"])
     _common(pi)
     pi.add_argument("--quiet", action="store_true", help="no progress bar")
+    pi.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="embed with Ray Data: on this machine's cores, or on the Ray cluster at ADDRESS "
+                         "(needs pip install -e \".[scale]\")")
     pi.set_defaults(func=cmd_index)
     pa = sub.add_parser("ask", help="answer a question")
     pa.add_argument("question", nargs="*")
     _common(pa)
-    pa.add_argument("--top-k", type=int, default=5)
+    pa.add_argument("--top-k", type=_top_k, default=5, help="passages to show, 1 to 50 (default 5)")
     pa.add_argument("--json", action="store_true", help="one JSON object per question")
     pa.add_argument("--batch", metavar="FILE", help="one question per line ('-' for stdin)")
     pa.set_defaults(func=cmd_ask)
@@ -178,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("file")
     _common(pe)
     pe.add_argument("--json", action="store_true")
-    pe.add_argument("--split", choices=["all", "heldout", "train"], default="all",
+    pe.add_argument("--split", choices=["all", "heldout", "train", "calib", "test"], default="all",
                     help="for SQuAD-like files: only the held-out (or training) paragraphs, split by a fixed hash")
     pe.set_defaults(func=cmd_eval)
     pm = sub.add_parser("model", help="embedding model info / preparation")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from qa.schema import NOT_FOUND_VI, Answer, Highlight
+from qa.schema import Answer, Highlight
 
 _STYLE = {"answer": "\033[33m", "phrase": "\033[1;30;43m", "term": "\033[4;36m"}
 _BRACKETS = {"answer": ("«", "»"), "phrase": ("⟦", "⟧"), "term": ("[", "]")}
@@ -42,17 +42,20 @@ def colorize(text: str, base: int, highlights: tuple[Highlight, ...] | list[High
 
 
 def print_answer(ans: Answer, color: bool = False, file: Any = None) -> None:
+    """The answer for a terminal, labelled in English (the documents' text stays as it is)."""
     f = file or sys.stdout
+    if ans.resolved:
+        print(f"Understood as: {ans.resolved}", file=f)
     if ans.answer is None:
-        why = ans.missing or f"độ tin cậy thấp: {ans.confidence:.2f}"
-        print(f"Trả lời: {NOT_FOUND_VI}  ({why})", file=f)
+        why = "the best passage lacks what was asked" if ans.missing else "low confidence"
+        print(f"Answer: none found in the documents ({why}: {ans.confidence:.2f})", file=f)
     else:
         a = ans.answer
         marks = [Highlight(a.phrase.start, a.phrase.end, "phrase")] if a.phrase else []
         if a.phrase:
-            print(f"Trả lời: {a.phrase.text}", file=f)
-        print(f"{'  trong câu' if a.phrase else 'Trả lời'}: {colorize(a.text, a.start, marks, color)}\n"
-              f"  — {a.doc} [{a.start}:{a.end}] (độ tin cậy {a.score:.2f})", file=f)
+            print(f"Answer: {a.phrase.text}", file=f)
+        print(f"{'  in sentence' if a.phrase else 'Answer'}: {colorize(a.text, a.start, marks, color)}\n"
+              f"  — {a.doc} [{a.start}:{a.end}] (confidence {a.score:.2f})", file=f)
     for i, p in enumerate(ans.passages, 1):
-        print(f"\n[{i}] {p.title} — {p.doc} [{p.start}:{p.end}] (điểm {p.score:.2f})", file=f)
+        print(f"\n[{i}] {p.title} — {p.doc} [{p.start}:{p.end}]", file=f)
         print(colorize(p.text, p.start, p.highlights, color), file=f)

@@ -1,7 +1,8 @@
 """Evaluation files, in either of two formats (detected per file):
 
-- the seed format `[{"question", "answers": [str, ...], "kind", "pair_of"?}]`, where `answers: []`
-  marks a question the documents cannot answer (the system should abstain);
+- the seed format `[{"question", "answers": [str, ...], "kind", "pair_of"?, "history"?}]`, where
+  `answers: []` marks a question the documents cannot answer (the system should abstain) and
+  `history` lists the conversation's previous questions, oldest first (a follow-up question);
 - the SQuAD-like format of the shared data `[{"question", "context", "answers": [{"text",
   "answer_start"}]}]`: the paragraph travels with the question, and a gold answer counts only
   inside a document holding that paragraph.
@@ -13,7 +14,7 @@ Held-out data is split by paragraph, never by question (questions on one paragra
 >>> f = Path(tempfile.mkdtemp()) / "qa.json"
 >>> _ = f.write_text(json.dumps([{"question": "Ai?", "answers": ["An"], "kind": "person"}]), "utf-8")
 >>> load_qa_file(f)
-[EvalItem(question='Ai?', answers=('An',), kind='person', pair_of=None, context=None, starts=())]
+[EvalItem(question='Ai?', answers=('An',), kind='person', pair_of=None, context=None, starts=(), history=())]
 >>> _ = f.write_text(json.dumps([{"question": "Ai?", "context": "Ông An đến.",
 ...                               "answers": [{"text": "An", "answer_start": 4}]}]), "utf-8")
 >>> load_qa_file(f)[0].starts
@@ -30,7 +31,7 @@ from typing import Any, Literal
 
 from qa.errors import EvalFileError
 
-Split = Literal["all", "heldout", "train"]
+Split = Literal["all", "heldout", "train", "calib", "test"]  # calib + test = heldout
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class EvalItem:
     pair_of: int | None = None  # index of the accented twin of a question typed without diacritics
     context: str | None = None  # SQuAD-like files: the paragraph holding the answers
     starts: tuple[int, ...] = ()  # SQuAD-like files: each answer's offset into `context`
+    history: tuple[str, ...] = ()  # previous questions of the conversation, oldest first (follow-ups)
 
 
 def paragraph_key(context: str) -> str:
@@ -59,12 +61,32 @@ def heldout(context: str) -> bool:
     return int(hashlib.sha1(context.encode("utf-8")).hexdigest()[:8], 16) % 5 == 0
 
 
+def calibration(context: str) -> bool:
+    """True for the held-out paragraphs that calibrate the answer verifier (the other half is `test`).
+
+    >>> calibration("Hà Nội là thủ đô của Việt Nam.")
+    True
+    """
+    return int(hashlib.sha1(context.encode("utf-8")).hexdigest()[8:16], 16) % 2 == 0
+
+
+def _in(context: str, split: Split) -> bool:
+    if split == "train":
+        return not heldout(context)
+    if split == "heldout":
+        return heldout(context)
+    return heldout(context) and calibration(context) == (split == "calib")
+
+
 def select(items: list[EvalItem], split: Split) -> list[EvalItem]:
-    """The items of one split; seed-format items (no paragraph) belong to every split."""
+    """The items of one split; seed-format items (no paragraph) belong to every split.
+
+    `train`: what the reader learns from; `heldout`: the rest, halved into `calib` (the verifier's
+    calibration, which needs a reader that never saw the paragraphs) and `test` (measurement only).
+    """
     if split == "all":
         return items
-    want = split == "heldout"
-    return [it for it in items if it.context is None or heldout(it.context) == want]
+    return [it for it in items if it.context is None or _in(it.context, split)]
 
 
 def write_paragraph_docs(items: list[EvalItem], folder: Path) -> int:
@@ -120,5 +142,8 @@ def load_qa_file(path: Path) -> list[EvalItem]:
             raise EvalFileError(f"{path}: item {i} 'kind' must be a string")
         pair = it.get("pair_of")
         pair = pair if isinstance(pair, int) and not isinstance(pair, bool) and 0 <= pair < len(items) else None
-        out.append(EvalItem(it["question"], tuple(ans), it.get("kind", "all"), pair))
+        history = it.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
+            raise EvalFileError(f"{path}: item {i} 'history' must be a list of previous questions (strings)")
+        out.append(EvalItem(it["question"], tuple(ans), it.get("kind", "all"), pair, history=tuple(history)))
     return out

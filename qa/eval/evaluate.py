@@ -76,7 +76,10 @@ def gold_spans(documents: Mapping[str, Document], item: EvalItem) -> list[tuple[
 
 def judge(svc: Any, item: EvalItem, top_k: int = 10) -> Judgement:
     """Ask one question and compare the passages and the answer with the gold answers' places."""
-    ans = svc.ask(item.question, top_k=top_k)
+    if item.history:  # a follow-up, answered in its conversation
+        ans = svc.ask(item.question, top_k=top_k, history=list(item.history))
+    else:
+        ans = svc.ask(item.question, top_k=top_k)
     gold = gold_spans(svc.data.documents, item)
     rank = None
     for i, p in enumerate(ans.passages):

@@ -15,6 +15,7 @@ import numpy as np
 
 from qa.atomic import file_sha256
 from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError
+from qa.index.backend import BackendSettings
 from qa.index.dense import DenseIndex, DenseParams
 from qa.index.lexical import CorpusTerms, LexicalIndex
 from qa.index.manifest import Counts, DocEntry, Manifest, ModelFingerprint, read_manifest
@@ -23,7 +24,7 @@ from qa.index.vectors import EncodeMode, Progress, check_mode, encode_chunks, en
 from qa.ingest.chunking import ChunkingParams, chunk_document
 from qa.ingest.documents import find_documents, load_documents
 from qa.lang.diacritics import DiacriticRestorer
-from qa.model.encoder import Encoder
+from qa.model.encoder import Encoder, ModelOptions
 from qa.schema import Chunk, Document
 
 
@@ -34,6 +35,27 @@ class BuildOptions:
     chunking: ChunkingParams = field(default_factory=ChunkingParams)
     encode: EncodeMode = "sentences"
     dense: DenseParams = field(default_factory=DenseParams)
+    backend: BackendSettings = field(default_factory=BackendSettings)  # QA_BACKEND: where the vectors go
+    ray: RayOptions | None = None  # `qa index build --ray [ADDRESS]`: embed on a Ray cluster
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Embedding with Ray Data (`qa.index.distributed`): the cluster, and the model each worker loads."""
+
+    address: str = "local"  # "local" = ray.init() on this machine's cores, else a cluster address
+    model: ModelOptions | None = None  # None: the driver's encoder object is shipped to the workers
+    batch_size: int = 64
+
+
+def _encode(o: BuildOptions, encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
+            progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """`encode_chunks` here, or spread over a Ray cluster when `o.ray` is set (same vectors)."""
+    if o.ray is not None:
+        from qa.index.distributed import encode_chunks_ray
+
+        return encode_chunks_ray(encoder, docs, chunks, o.ray, progress, mode=o.encode)
+    return encode_chunks(encoder, docs, chunks, progress, mode=o.encode)
 
 
 @dataclass
@@ -113,10 +135,15 @@ def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: Buil
     started = time.perf_counter()
     o = options or BuildOptions()
     check_mode(o.encode)
+    if o.backend.kind != "faiss":
+        from qa.index.external import build_external
+
+        return build_external(docs_dir, index_dir, encoder, o, progress,
+                              lambda d, c, p: _encode(o, encoder, d, c, p))
     report = BuildReport()
     docs = _load_docs(docs_dir, report)
     chunks = [c for d in docs.values() for c in chunk_document(d, o.chunking)]
-    cvec, svec = encode_chunks(encoder, docs, chunks, progress, mode=o.encode)
+    cvec, svec = _encode(o, encoder, docs, chunks, progress)
     save_index(_assemble(encoder, o, docs, chunks, cvec, svec, started, report), index_dir)
     report.documents, report.chunks = len(docs), len(chunks)
     report.sentences, report.encoded_texts = len(svec), encoded_count(encoder, docs, chunks, o.encode)
@@ -134,8 +161,13 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: Bui
     """
     o = options or BuildOptions()
     check_mode(o.encode)
+    if o.backend.kind != "faiss":
+        from qa.index.external import update_external
+
+        return update_external(docs_dir, index_dir, encoder, o, progress,
+                               lambda d, c, p: _encode(o, encoder, d, c, p))
     try:
-        old = load_index(index_dir)
+        old = load_index(index_dir, o.backend)  # built for another backend: rebuilt in process
     except (IndexMissingError, IndexCorruptError):
         return build_index(docs_dir, index_dir, encoder, o, progress)
     m = old.manifest
@@ -154,7 +186,7 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: Bui
         old_rows.setdefault(c.doc_id, []).append(i)
     fresh_docs = {d: docs[d] for d in docs if d not in keep}
     fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, o.chunking)]
-    f_cvec, f_svec = encode_chunks(encoder, fresh_docs, fresh_chunks, progress, mode=o.encode)
+    f_cvec, f_svec = _encode(o, encoder, fresh_docs, fresh_chunks, progress)
     chunks: list[Chunk] = []
     cparts: list[np.ndarray] = []
     sparts: list[np.ndarray] = []

@@ -72,6 +72,20 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class BackendEntry:
+    """Where the vectors live (`qa.index.backend`): `faiss` files in this folder (not written to
+    manifest.json, so in-process manifests are unchanged), or a Qdrant shard (`qdrant-edge`) / server
+    collection (`qdrant`) with the BM25 constants and layout it was written with."""
+
+    kind: str = "faiss"
+    collection: str = ""  # qdrant: the collection holding this folder's chunks (qdrant-edge: the shard folder)
+    previous: str = ""  # qdrant: the collection of the build before (kept for replicas still on it)
+    url: str = ""  # qdrant: where it was built (for `qa index info`; QA_BACKEND says where to connect)
+    sparse: Mapping[str, float] = field(default_factory=dict)  # qa.index.sparse.SparseParams
+    layout: Mapping[str, Any] = field(default_factory=dict)  # on_disk, quantization, shards, replication
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything `manifest.json` records; `to_json`/`from_json` keep its on-disk shape."""
 
@@ -84,6 +98,7 @@ class Manifest:
     documents: Mapping[str, DocEntry] = field(default_factory=dict)
     skipped: Mapping[str, str] = field(default_factory=dict)  # unreadable doc_id -> its sha256 (not retried)
     files: Mapping[str, FileEntry] = field(default_factory=dict)
+    backend: BackendEntry = field(default_factory=BackendEntry)
     built_at: str = ""
     build_seconds: float = 0.0
     package_version: str = __version__
@@ -107,7 +122,8 @@ class Manifest:
             "build_seconds": self.build_seconds,
             "skipped": dict(self.skipped),
             "files": {k: vars(v) for k, v in self.files.items()},
-        }
+        } | ({"backend": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in vars(self.backend).items()}}
+             if self.backend.kind != "faiss" else {})
 
     @classmethod
     def from_json(cls, d: Any, where: str = "manifest.json") -> Manifest:
@@ -124,6 +140,8 @@ class Manifest:
             dense = d.get("dense", {})
             if dense.get("kind", "flat") not in ("flat", "hnsw", "ivf"):
                 raise ValueError(f"dense kind {dense.get('kind')!r}")
+            if d.get("backend", {}).get("kind", "faiss") not in ("faiss", "qdrant-edge", "qdrant"):
+                raise ValueError(f"backend kind {d['backend'].get('kind')!r}")
             return cls(
                 model=ModelFingerprint(str(d["model"]["id"]), int(d["model"]["dimension"]),
                                        str(d["model"]["profile"])),
@@ -135,6 +153,7 @@ class Manifest:
                 documents={k: DocEntry(**v) for k, v in d.get("documents", {}).items()},
                 skipped=dict(d.get("skipped", {})),
                 files={k: FileEntry(int(v["size"]), v.get("sha256")) for k, v in d.get("files", {}).items()},
+                backend=BackendEntry(**d.get("backend", {})),
                 built_at=str(d.get("built_at", "")),
                 build_seconds=float(d.get("build_seconds", 0.0)),
                 package_version=str(d.get("package_version", "")),

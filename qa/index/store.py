@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,10 @@ from qa.index.lexical import CorpusTerms, LexicalIndex, lexical_files
 from qa.index.manifest import MANIFEST, FileEntry, Manifest, read_manifest, write_manifest
 from qa.lang.diacritics import DiacriticRestorer
 from qa.schema import Chunk, Document
+
+if TYPE_CHECKING:
+    from qa.index.backend import BackendSettings, RowSearch
+    from qa.index.sparse import TermVocabulary
 
 _HASH_LIMIT = 256 << 20  # files above this are checked by size only (hashing GBs at every start is slow)
 _DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss",
@@ -42,10 +46,11 @@ class IndexData:
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    dense: DenseIndex
-    lexical: LexicalIndex
+    dense: DenseIndex | None  # None when the vectors live in an engine (`backend`)
+    lexical: LexicalIndex | TermVocabulary  # an engine backend keeps only the vocabulary, for has_phrase
     terms: CorpusTerms
     restorer: DiacriticRestorer
+    backend: RowSearch | None = None  # a Qdrant engine holding the vectors (qa.index.external); None = in-process
     sentence_offsets: np.ndarray = field(init=False)  # row of chunk i's first sentence in sentence_vectors
 
     def __post_init__(self) -> None:
@@ -84,6 +89,7 @@ def save_index(data: IndexData, live: Path) -> IndexData:
     live.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{live.name}.new-", dir=live.parent))
     try:
+        assert data.dense is not None and isinstance(data.lexical, LexicalIndex), "an in-process index"
         _write_jsonl(tmp / "documents.jsonl", [_doc_row(d) for d in data.documents.values()])
         _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in data.chunks])
         np.save(tmp / "chunk_vectors.npy", data.chunk_vectors.astype(np.float32))
@@ -144,10 +150,15 @@ def verify_files(live: Path, manifest: Manifest) -> None:
                 raise IndexCorruptError(f"{p}: checksum mismatch (corrupted); run `qa index build`")
 
 
-def load_index(live: Path) -> IndexData:
-    """Load and validate an index folder."""
+def load_index(live: Path, backend: BackendSettings | None = None) -> IndexData:
+    """Load and validate an index folder; its vectors from the engine its manifest names (`backend`, the
+    configured QA_BACKEND, must agree when given; None = as recorded)."""
     live = live.resolve()
     manifest = read_manifest(live)
+    if manifest.backend.kind != "faiss" or (backend is not None and backend.kind != "faiss"):
+        from qa.index.external import load_external
+
+        return load_external(live, manifest, backend)
     verify_files(live, manifest)
     try:
         docs = [Document(r["doc_id"], r["title"], r["text"], r["sha256"],

@@ -94,20 +94,27 @@ class Token:
     folded: str
 
 
+@lru_cache(maxsize=262144)
+def _norm_fold(word: str) -> tuple[str, str]:
+    # a corpus repeats a few thousand syllables millions of times: normalize each one once
+    norm = normalize(word)
+    return norm, _fold_word(norm)
+
+
 def tokenize(text: str) -> list[Token]:
     """Split on Unicode word characters: `[t.norm for t in tokenize("Hoà bình!")] == ['hòa', 'bình']`."""
     out = []
     for m in _WORD.finditer(text):
-        norm = normalize(m.group())
-        folded = _fold_word(norm)
+        norm, folded = _norm_fold(m.group())
         if folded:  # a stray combining mark alone is no word
             out.append(Token(m.start(), m.end(), norm, folded))
     return out
 
 
 def terms(text: str, folded: bool = False) -> list[str]:
-    """Normalized (or folded) syllables of a text, in order."""
-    return [t.folded if folded else t.norm for t in tokenize(text)]
+    """Normalized (or folded) syllables of a text, in order (the forms `tokenize` gives, without offsets)."""
+    k = 1 if folded else 0
+    return [nf[k] for w in _WORD.findall(text) if (nf := _norm_fold(w))[1]]
 
 
 def trim_span(text: str, a: int, b: int) -> tuple[int, int]:

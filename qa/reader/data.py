@@ -5,22 +5,29 @@ with the answer's first and last token), windows of its paragraph that do not (n
 here", labelled at `<s>`), and hard negatives: the sentences of other paragraphs that BM25 ranks
 highest for the question and that do not contain its answer.
 
+Case: part of the data is lower-cased (UIT-ViQuAD) while users' documents are not, so the reader
+reads text as it is and learns from both: `with_lowercase_copies` adds a lower-cased copy of every
+cased question and paragraph.
+
 >>> sentence_spans("paris nằm ở điểm gặp nhau. vào thế kỷ 10, paris là thành phố chính.")
 [(0, 26), (27, 67)]
+>>> it = EvalItem("Ai?", ("An",), context="Ông An đến.", starts=(4,))
+>>> [x.context for x in with_lowercase_copies([it])]
+['Ông An đến.', 'ông an đến.']
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from qa.eval.data import EvalItem
 from qa.eval.metrics import normalize_answer
 from qa.lang.sentences import split_sentences
 from qa.lang.text import terms
-from qa.reader.windows import Span, Window, WindowMaker
+from qa.reader.windows import Span, Window, WindowMaker, lower_same_length
 
 Kind = Literal["pos", "same", "other"]
 
@@ -33,6 +40,14 @@ class TrainingWindow:
     label: tuple[int, int]
     kind: Kind
     question: int  # index of the question it was made for
+
+
+def with_lowercase_copies(items: list[EvalItem]) -> list[EvalItem]:
+    """The items, then a lower-cased copy (offsets unchanged) of each one whose paragraph has capitals."""
+    copies = [replace(it, question=lower_same_length(it.question), context=lower_same_length(it.context),
+                      answers=tuple(lower_same_length(a) for a in it.answers))
+              for it in items if it.context and any(c.isupper() for c in it.context)]
+    return items + copies
 
 
 def sentence_spans(text: str) -> list[Span]:

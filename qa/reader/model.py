@@ -36,12 +36,12 @@ FORMAT_VERSION = 1
 class ReaderConfig:
     """How the shipped reader was trained and how to read with it (written beside its weights)."""
 
-    frozen: int = 8  # layers taken unchanged from the embedding model
-    max_tokens: int = 160  # question + window, special tokens included
+    frozen: int = 6  # layers taken unchanged from the embedding model
+    max_tokens: int = 128  # question + window, special tokens included
     max_question_tokens: int = 40
     max_answer_tokens: int = 40
-    lowercase: bool = True  # question and window lower-cased for the reader (offsets unchanged)
-    context_sentences: int = 1  # neighbouring sentences on each side added to a window when they fit
+    lowercase: bool = False  # read as written; training adds lower-cased copies of cased data instead
+    context_sentences: int = 0  # neighbouring sentences on each side added to a window when they fit
     platt: tuple[float, float] = (1.0, 0.0)  # P(answer in window) = sigmoid(a * (span - null) + b)
     base_sha256: str = ""  # sha256 of the embedding model's weights it was trained on
     sha256: str = ""  # of reader.safetensors

@@ -80,6 +80,32 @@ class Reader:
         self.windows = WindowMaker(tokenizer, config.max_tokens, config.max_question_tokens, config.lowercase,
                                    config.context_sentences)
         self._lock = threading.Lock()
+        self.traced = False
+
+    def trace(self) -> bool:
+        """Swap the network for a frozen TorchScript trace when it gives the same logits (a few short
+        windows are dominated by per-operation overhead, which the trace removes). False: kept as is."""
+        import warnings
+
+        import torch
+
+        sample = ["Hội nghị có bao nhiêu đại biểu dự?", "Ai chủ trì hội nghị?"]
+        text = "Hội nghị có gần 1000 đại biểu dự. Đồng chí Lê Văn Thành chủ trì hội nghị cán bộ chủ chốt."
+        windows = self.make_windows(sample[0], text, [(0, 33), (34, len(text))], [0, 1])
+        ids, mask = _batch(windows)
+        try:
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # shape checks traced as constants hold for padded batches
+                module = torch.jit.optimize_for_inference(torch.jit.freeze(
+                    torch.jit.trace(self.net.eval(), (ids, mask), check_trace=False)))
+                want, got = self.net(ids, mask), module(ids, mask)
+                close = all(bool(torch.allclose(a[m.bool()], b[m.bool()], atol=1e-3))
+                            for a, b, m in ((want[0], got[0], mask), (want[1], got[1], mask)))
+        except Exception:  # tracing fails in many ways across torch versions; the eager net still works
+            return False
+        if close:
+            self.net, self.traced = module, True
+        return self.traced
 
     def make_windows(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Window]:
         qids = self.windows.question_ids(question)
@@ -95,12 +121,7 @@ class Reader:
         """Start and end logits, [windows, tokens], padded with -inf."""
         import torch
 
-        n = max(len(w.ids) for w in windows)
-        ids = torch.ones((len(windows), n), dtype=torch.long)  # <pad> is 1
-        mask = torch.zeros((len(windows), n), dtype=torch.long)
-        for k, w in enumerate(windows):
-            ids[k, : len(w.ids)] = torch.tensor(w.ids)
-            mask[k, : len(w.ids)] = 1
+        ids, mask = _batch(windows)
         with self._lock, torch.inference_mode():
             s, e = self.net(ids, mask)
         pad = ~mask.bool()
@@ -124,6 +145,19 @@ class Reader:
             margin = score - float(s[k, 0] + e[k, 0])
             out.append(Reading(start, end, margin, sigmoid(a * margin + b), w.sentence))
         return out
+
+
+def _batch(windows: list[Window]) -> tuple[Any, Any]:
+    """Padded token ids and attention mask of the windows (<pad> is 1)."""
+    import torch
+
+    n = max(len(w.ids) for w in windows)
+    ids = torch.ones((len(windows), n), dtype=torch.long)
+    mask = torch.zeros((len(windows), n), dtype=torch.long)
+    for k, w in enumerate(windows):
+        ids[k, : len(w.ids)] = torch.tensor(w.ids)
+        mask[k, : len(w.ids)] = 1
+    return ids, mask
 
 
 def load_reader(base: Any, tokenizer: Any, folder: Path = SHIPPED, threads: int | None = None) -> Reader:

@@ -34,7 +34,7 @@ Progress = Callable[[int, int], None]
 class TrainOptions:
     """Training recipe; the defaults are the measured best on the 2-core CPU (see the model card)."""
 
-    epochs: int = 4
+    epochs: int = 6
     lr: float = 3e-4
     head_lr: float = 1e-3
     weight_decay: float = 0.01

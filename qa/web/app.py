@@ -1,16 +1,20 @@
-"""The FastAPI app: Gradio chat at /, JSON API, health, document view, widget script.
+"""The FastAPI app: Gradio chat at /, JSON API, health, document view, widget script, operator page.
 
     app = create_app(service)      # then uvicorn.run(app, host="127.0.0.1", port=7860)
 
-Routes: POST /api/ask, GET /healthz, GET /doc, GET /widget.js; Gradio (with the pinned `/ask`
-endpoint) is mounted at / after them so they win. Security headers, CORS and the embedding
-allow-list are qa.web.security; rate limits qa.web.ratelimit; all HTML qa.web.pages.
+Routes: POST /api/ask, GET /healthz, GET /doc, GET /widget.js, and /admin (qa.web.admin) when an
+admin token is set; Gradio (with the pinned `/ask` endpoint) is mounted at / after them so they
+win. HEAD works wherever GET does and a wrong method on our routes is a 405. While the app runs, a
+watcher (qa.live) serves a new index as soon as one appears on disk. Security headers, CORS and the
+embedding allow-list are qa.web.security; rate limits qa.web.ratelimit; all HTML qa.web.pages.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +23,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from qa.errors import InputError
+from qa.live import IndexWatcher
 from qa.web.chat import build_demo
 from qa.web.pages import CSS, INTERNAL_ERROR_VI, document_page
 from qa.web.ratelimit import DEFAULT_RATE, RateLimiter, RateLimitMiddleware
-from qa.web.security import DEFAULT_ORIGINS, MAX_BODY, OriginPolicy, SecurityMiddleware, TooLarge, read_body
+from qa.web.security import (
+    DEFAULT_ORIGINS,
+    MAX_BODY,
+    MethodMiddleware,
+    OriginPolicy,
+    SecurityMiddleware,
+    TooLarge,
+    read_body,
+)
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -44,18 +57,43 @@ def _int(value: str | None, default: int | None) -> int | None:
         return default
 
 
+ROUTES: dict[str, tuple[str, ...]] = {"/api/ask": ("POST",), "/healthz": ("GET",), "/widget.js": ("GET",),
+                                      "/doc": ("GET",)}
+
+
 def create_app(service: QAService, *, allowed_origins: list[str] | None = None, max_body: int = MAX_BODY,
-               demo: gr.Blocks | None = None, rate_limiter: RateLimiter | None = None) -> FastAPI:
+               demo: gr.Blocks | None = None, rate_limiter: RateLimiter | None = None,
+               reload_interval: float | None = None, admin_token: str | None = None,
+               max_upload_mb: int | None = None) -> FastAPI:
     """FastAPI app serving the chat and the API for `service`.
 
     `allowed_origins` defaults to the loopback origins (app.py passes QA_ALLOWED_ORIGINS);
     `rate_limiter` (for /api/* only) defaults to 60 requests a minute per client, loopback exempt.
+    `reload_interval` (seconds; 0 = off), `admin_token` ("" = no operator page) and `max_upload_mb`
+    default to the service's settings (QA_RELOAD_INTERVAL, QA_ADMIN_TOKEN, QA_ADMIN_MAX_UPLOAD_MB).
     """
     import gradio as gr
 
+    web = service.settings.web
+    interval = web.reload_interval if reload_interval is None else reload_interval
+    token = web.admin_token if admin_token is None else admin_token
+    upload_mb = web.admin_max_upload_mb if max_upload_mb is None else max_upload_mb
     policy = OriginPolicy(DEFAULT_ORIGINS if allowed_origins is None else allowed_origins)
-    app = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url=None)
+    watcher = IndexWatcher(service, interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+
+    app = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.watcher = watcher
+    app.state.admin = None
     widget_js = (STATIC / "widget.js").read_bytes()
+    routes = dict(ROUTES)
 
     @app.post("/api/ask")
     async def ask(request: Request) -> Response:
@@ -72,8 +110,11 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
         if not isinstance(data, dict):
             return _error(400, 'body must be a JSON object like {"question": "..."}',
                           "Yêu cầu không hợp lệ: nội dung phải là một đối tượng JSON.")
+        args = [data.get("question"), data.get("top_k", 5)]
+        if data.get("history") is not None:
+            args.append(data["history"])  # previous questions, oldest first: follow-ups
         try:
-            ans = await run_in_threadpool(service.ask, data.get("question"), data.get("top_k", 5))
+            ans = await run_in_threadpool(service.ask, *args)
         except InputError as e:
             return _error(400, str(e), e.message_vi)
         except Exception:  # never leak a traceback to a caller; the log keeps it
@@ -97,12 +138,21 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
         end = _int(p.get("end"), start) or start
         a_start, a_end = _int(p.get("a_start"), None), _int(p.get("a_end"), None)
         answer = (a_start, a_end) if a_start is not None and a_end is not None else None
-        status, page = document_page(service.document(p.get("doc", "")), start, end, answer, p.get("q", "")[:1000])
+        status, page = document_page(service.document(p.get("doc", "")), start, end, answer, p.get("q", "")[:1000],
+                                     underline=service.underline)
         return HTMLResponse(page, status_code=status)
+
+    if token:
+        from qa.web.admin import ROUTES as ADMIN_ROUTES
+        from qa.web.admin import add_admin
+
+        app.state.admin = add_admin(app, service, token, upload_mb << 20)
+        routes.update(ADMIN_ROUTES)
 
     # the last added middleware is the outermost: a 429 still gets the security and CORS headers,
     # so the widget on another origin can read its Vietnamese message
     limiter = RateLimiter(DEFAULT_RATE) if rate_limiter is None else rate_limiter  # (an empty one is falsy)
+    app.add_middleware(MethodMiddleware, routes=routes)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=("/api/",))
     app.add_middleware(SecurityMiddleware, policy=policy)
     blocks = demo if demo is not None else build_demo(service)

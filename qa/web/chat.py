@@ -25,14 +25,34 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa.web.chat")
 
 
+# After an answer arrives, bring its top into view (on a phone the chat would otherwise show the
+# bottom of the last source card, not the answer).
+SCROLL_TO_ANSWER_JS = """() => { setTimeout(() => {
+  const msgs = document.querySelectorAll('#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error');
+  const last = msgs[msgs.length - 1];
+  if (!last) return;
+  const block = last.closest('.message-row, .message-wrap > div, [data-testid="bot"]') || last;
+  const head = block.querySelector('.qa-resolved') || last;
+  head.scrollIntoView({block: 'start', behavior: 'instant'});
+}, 60); }"""
+MAX_TURNS = 8  # previous questions the chat sends along for follow-ups
+
+
 def chat_turn(service: QAService, question: object, history: Sequence[Any] | None,
-              top_k: int = 5) -> list[dict[str, Any]]:
-    """History plus one exchange; bad input becomes a Vietnamese message, never a traceback."""
+              top_k: int = 5, questions: list[str] | None = None) -> list[dict[str, Any]]:
+    """History plus one exchange; bad input becomes a Vietnamese message, never a traceback.
+
+    `questions`: the conversation's previous questions (oldest first), for follow-ups; the caller
+    appends this one when it was answered (see `build_demo`).
+    """
     turn = list(history or [])
     if isinstance(question, str) and question.strip():
         turn.append({"role": "user", "content": user_html(question)})
     try:
-        ans = service.ask(question, top_k=top_k)
+        if questions:
+            ans = service.ask(question, top_k=top_k, history=list(questions[-MAX_TURNS:]))
+        else:
+            ans = service.ask(question, top_k=top_k)
     except InputError as e:
         turn.append({"role": "assistant", "content": error_html(e.message_vi)})
         return turn
@@ -63,11 +83,12 @@ def build_demo(service: QAService) -> gr.Blocks:
     examples = example_questions(service.data.documents.values(), 4)
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         gr.Markdown(f"## {TITLE}\nĐặt câu hỏi bằng tiếng Việt; câu trả lời được trích nguyên văn "
-                    "từ tài liệu, kèm nguồn và vị trí.")
-        gr.HTML(status_html(service.status()), elem_id="qa-status")
-        chatbot = gr.Chatbot(label="Hội thoại", elem_id="qa-chat", height=660, render_markdown=False,
-                             latex_delimiters=[], sanitize_html=True, feedback_options=None,
+                    "từ tài liệu, kèm nguồn và vị trí. Có thể hỏi tiếp, ví dụ “còn … thì sao?”.")
+        status = gr.HTML(status_html(service.status()), elem_id="qa-status")
+        chatbot = gr.Chatbot(label="Hội thoại", elem_id="qa-chat", height="70vh", render_markdown=False,
+                             latex_delimiters=[], sanitize_html=True, feedback_options=None, autoscroll=False,
                              buttons=["copy"], placeholder="Hỏi bất cứ điều gì về các tài liệu đã nạp.")
+        asked = gr.State([])  # the conversation's questions, oldest first (follow-ups lean on them)
         with gr.Row():
             box = gr.Textbox(placeholder="Nhập câu hỏi…", show_label=False, scale=8, elem_id="qa-input",
                              autofocus=True, max_lines=4)
@@ -76,16 +97,30 @@ def build_demo(service: QAService) -> gr.Blocks:
         samples = gr.Dataset(components=[box], samples=[[q] for q in examples], label="Câu hỏi gợi ý",
                              visible=bool(examples), elem_id="qa-examples")
 
-        def respond(question: str, history: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-            return "", chat_turn(service, question, history)
+        def respond(question: str, history: list[Any], questions: list[str]) -> tuple[Any, ...]:
+            messages = chat_turn(service, question, history, questions=questions)
+            answered = messages[-1]["role"] == "assistant" and "qa-error" not in messages[-1]["content"]
+            if answered and isinstance(question, str):
+                questions = [*questions, question.strip()][-MAX_TURNS:]
+            return "", messages, questions, status_html(service.status())
 
-        def respond_example(sample: list[str], history: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-            return "", chat_turn(service, sample[0] if sample else "", history)
+        def respond_example(sample: list[str], history: list[Any], questions: list[str]) -> tuple[Any, ...]:
+            return respond(sample[0] if sample else "", history, questions)
 
+        outputs = [box, chatbot, asked, status]
         for trigger in (box.submit, send.click):
-            trigger(respond, [box, chatbot], [box, chatbot], api_visibility="private")
-        samples.click(respond_example, [samples, chatbot], [box, chatbot], api_visibility="private")
-        clear.click(lambda: ("", []), None, [box, chatbot], api_visibility="private")
+            trigger(respond, [box, chatbot, asked], outputs, api_visibility="private").then(
+                None, None, None, js=SCROLL_TO_ANSWER_JS, api_visibility="private")
+        samples.click(respond_example, [samples, chatbot, asked], outputs, api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_ANSWER_JS, api_visibility="private")
+        clear.click(lambda: ("", [], []), None, [box, chatbot, asked], api_visibility="private")
+
+        def on_load() -> tuple[Any, ...]:
+            # a page opened after the index changed shows the current one, and questions it can answer
+            fresh = example_questions(service.data.documents.values(), 4)
+            return status_html(service.status()), gr.Dataset(samples=[[q] for q in fresh], visible=bool(fresh))
+
+        demo.load(on_load, None, [status, samples], api_visibility="private")
 
         def ask(question: str, top_k: int = 5) -> dict:
             """Answer a question: the same JSON object as `qa ask --json`."""
@@ -93,5 +128,6 @@ def build_demo(service: QAService) -> gr.Blocks:
 
         ask.__annotations__ = typing.get_type_hints(ask)  # real types, not strings, for the API schema
         gr.api(ask, api_name="ask")
-    demo.queue(default_concurrency_limit=4)
+    # several at once, so concurrent questions share one encoder pass (QAService batches them)
+    demo.queue(default_concurrency_limit=16)
     return demo

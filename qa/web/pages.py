@@ -10,7 +10,7 @@ the Chatbot's sanitizer (kept on) is a second line of defence, not the first.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,7 +34,15 @@ mark.qa-phrase{background:#fbbf24;color:#1f2937;font-weight:600;padding:0 2px;bo
 mark.qa-term{background:transparent;color:inherit;font-weight:600;text-decoration:underline 2px #0284c7}
 mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-card{border:1px solid rgba(128,128,128,.35);border-radius:6px;padding:4px 10px;margin-top:6px}
-.qa-card summary{cursor:pointer;font-size:.9em}
+.qa-card summary{cursor:pointer;font-size:.9em;list-style-position:inside}
+.qa-card-title{font-weight:600}
+.qa-card summary .qa-card-title{display:inline-block;max-width:calc(100% - 2em);vertical-align:bottom;
+ white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.qa-card summary .qa-meta{display:block;margin-left:1.1em}
+.qa-badge{display:inline-block;font-size:.78em;font-weight:600;padding:0 6px;margin-left:4px;border-radius:8px;
+ background:#fef3c7;color:#92400e;vertical-align:middle}
+.qa-resolved{font-size:.85em;opacity:.8;margin-bottom:4px}
+.qa-answer-box,.qa-abstain,.qa-error,.qa-resolved{scroll-margin-top:12px}
 .qa-meta{font-size:.85em;opacity:.8}
 .qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
 .qa-card .qa-passage{max-height:7.5em;overflow-y:auto}
@@ -121,12 +129,18 @@ def position_vi(start: int, end: int) -> str:
 
 
 def _card(i: int, p: Passage, ans: Answer, open_: bool) -> str:
+    """A source card: the passage's section title, a badge on the one holding the answer, file and place.
+
+    Cards come in the order the user reads them (the answer's passage first, then by relevance), so
+    no score is printed: fused scores are not comparable across that order.
+    """
     a = ans.answer
     inside = a is not None and a.doc == p.doc and a.start < p.end and a.end > p.start
     span = (a.start, a.end) if a is not None and inside else None
-    href = doc_href(p.doc, p.start, p.end, span, ans.question)
-    head = (f"<b>[{i}] {html.escape(p.title)}</b> <span class=\"qa-meta\">· {html.escape(p.doc)} · "
-            f"{position_vi(p.start, p.end)} · điểm {p.score:.2f}</span>")
+    href = doc_href(p.doc, p.start, p.end, span, ans.resolved or ans.question)
+    badge = '<span class="qa-badge">chứa câu trả lời</span>' if inside else ""
+    head = (f'<span class="qa-card-title" title="{html.escape(p.title)}">[{i}] {html.escape(p.title)}</span>'
+            f'{badge}<span class="qa-meta">{html.escape(p.doc)} · {position_vi(p.start, p.end)}</span>')
     body = highlight_html(p.text, p.start, p.highlights)
     return (f'<details class="qa-card"{" open" if open_ else ""}><summary>{head}</summary>'
             f'<div class="qa-passage">{body}</div>'
@@ -136,9 +150,11 @@ def _card(i: int, p: Passage, ans: Answer, open_: bool) -> str:
 def answer_html(ans: Answer) -> str:
     """The assistant message: answer box (or grey abstention box) then the source cards."""
     parts: list[str] = []
+    if ans.resolved:  # a follow-up: say how it was understood, so a wrong guess is visible
+        parts.append(f'<div class="qa-resolved">Hiểu là: “{html.escape(ans.resolved)}”</div>')
     a = ans.answer
     if a is not None:
-        href = doc_href(a.doc, a.start, a.end, (a.start, a.end), ans.question)
+        href = doc_href(a.doc, a.start, a.end, (a.start, a.end), ans.resolved or ans.question)
         marks = [Highlight(a.start, a.end, "answer")]
         if a.phrase is not None:
             marks.append(Highlight(a.phrase.start, a.phrase.end, "phrase"))
@@ -183,9 +199,13 @@ def status_html(status: dict[str, Any]) -> str:
 
 
 
-def document_page(doc: Document | None, start: int, end: int,
-                  answer: tuple[int, int] | None, question: str) -> tuple[int, str]:
-    """(status, HTML) of the whole document: focus region tinted, answer and question terms marked."""
+def document_page(doc: Document | None, start: int, end: int, answer: tuple[int, int] | None, question: str,
+                  underline: Callable[[str, int, str], list[Highlight]] | None = None) -> tuple[int, str]:
+    """(status, HTML) of the whole document: focus region tinted, answer and question terms marked.
+
+    `underline(text, base, question)` marks the question's words (the service's rule: rare words
+    only, as in the source cards); without it every content word of the question is marked.
+    """
     if doc is None:
         return 404, _page("Không tìm thấy tài liệu", "<p>Tài liệu này không có trong chỉ mục.</p>")
     n = len(doc.text)
@@ -193,7 +213,8 @@ def document_page(doc: Document | None, start: int, end: int,
     marks = [Highlight(start, end, "focus")]
     if answer is not None:
         marks.append(Highlight(max(answer[0], 0), min(answer[1], n), "answer"))
-    marks.extend(question_terms(doc.text, question))
+    marks.extend(underline(doc.text, 0, question) if underline is not None and question
+                 else question_terms(doc.text, question))
     body = highlight_html(doc.text, 0, marks, anchor=(start, "qa-focus"))
     head = (f"<header><h1>{html.escape(doc.title)}</h1><div class=\"qa-meta\">{html.escape(doc.doc_id)}"
             f" · {position_vi(start, end)} / {n} ký tự</div></header>")
@@ -210,3 +231,78 @@ def _page(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body>{body}</body></html>")
+
+
+ADMIN_TITLE = "Quản trị tài liệu"
+_ADMIN_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:60rem;margin:0 auto;
+ padding:1rem 1.25rem 4rem;line-height:1.5;color:#1f2937;background:#fff}
+h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
+section{border-top:1px solid #e5e7eb}
+button{padding:6px 12px;border:1px solid #d1d5db;border-radius:6px;background:#f9fafb;color:#111827;
+ font-size:.95rem;cursor:pointer}
+button.primary{background:#d97706;border-color:#d97706;color:#fff}
+button.danger{color:#b91c1c}
+button:disabled{opacity:.55;cursor:default}
+input[type=password]{padding:6px 8px;border:1px solid #d1d5db;border-radius:6px;font-size:.95rem;width:18rem;
+ max-width:100%}
+progress{width:min(28rem,100%);height:1rem;vertical-align:middle}
+table{border-collapse:collapse;width:100%;font-size:.92rem}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
+td.name{word-break:break-all}
+.state-indexed{color:#047857}.state-new,.state-changed,.state-removed{color:#b45309}
+.state-unreadable{color:#b91c1c}
+.qa-meta{font-size:.88em;color:#4b5563}
+.qa-error{padding:8px 12px;border-radius:6px;border-left:4px solid #dc2626;background:rgba(220,38,38,.08)}
+.ok{color:#047857}.bad{color:#b91c1c}
+#upload-log{padding-left:1.2rem;font-size:.92rem}
+pre{white-space:pre-wrap;font-size:.85rem;background:#f9fafb;padding:8px;border-radius:6px}
+"""
+
+
+def admin_page() -> str:
+    """The operator page's HTML: a static shell; /admin/admin.js fills it over /admin/api/* (text only)."""
+    formats = " ".join(".txt .md .html .pdf .docx".split())
+    body = f"""
+<header><h1>{ADMIN_TITLE}</h1><div id="index-status" class="qa-meta" aria-live="polite"></div></header>
+<section id="login">
+  <h2>Đăng nhập</h2>
+  <form id="login-form" autocomplete="off">
+    <label>Mã quản trị (QA_ADMIN_TOKEN)
+      <input type="password" id="token" autocomplete="current-password" required></label>
+    <button type="submit" class="primary">Đăng nhập</button>
+  </form>
+  <p id="login-error" class="qa-error" hidden></p>
+</section>
+<main id="panel" hidden>
+  <section>
+    <h2>Tải tài liệu lên</h2>
+    <form id="upload-form">
+      <input type="file" id="files" multiple accept=".txt,.md,.html,.htm,.pdf,.docx">
+      <button type="submit" id="upload" class="primary">Tải lên</button>
+    </form>
+    <p class="qa-meta">Định dạng: {formats} · tối đa <span id="max-mb">?</span> MB mỗi tệp. Sau mỗi lần tải lên
+      hoặc xóa, chỉ mục được cập nhật tự động; trang hỏi đáp dùng chỉ mục mới ngay khi xong, không cần
+      khởi động lại.</p>
+    <ul id="upload-log" aria-live="polite"></ul>
+  </section>
+  <section>
+    <h2>Chỉ mục</h2>
+    <p><button type="button" id="update">Cập nhật chỉ mục</button>
+       <button type="button" id="rebuild">Tạo lại toàn bộ</button></p>
+    <div id="job"><progress id="job-bar" max="1" value="0"></progress> <span id="job-text">Chưa có tác vụ.</span></div>
+    <details id="job-detail" hidden><summary>Chi tiết</summary><pre id="job-error"></pre></details>
+  </section>
+  <section>
+    <h2>Tài liệu (<span id="doc-count">0</span>)</h2>
+    <table id="docs"><thead><tr><th>Tên</th><th>Kích thước</th><th>Trạng thái</th><th></th></tr></thead>
+    <tbody></tbody></table>
+    <p class="qa-meta">Tài liệu bị xóa được chuyển vào thư mục <code>.removed</code> trong thư mục tài liệu,
+      không mất.</p>
+  </section>
+  <p><button type="button" id="logout">Đăng xuất</button> · <a href="../">Về trang hỏi đáp</a></p>
+</main>
+<script src="admin.js" defer></script>"""
+    return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">'
+            f"<title>{ADMIN_TITLE}</title><style>{_ADMIN_CSS}</style></head><body>{body}</body></html>")

@@ -12,6 +12,7 @@ qa.errors.ConfigError: allowed origin 'example.com' (QA_ALLOWED_ORIGINS) is not 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -30,7 +31,7 @@ GRADIO_CSP = "object-src 'none'; base-uri 'self'"
 
 DEFAULT_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 CORS_PATHS = ("/api/", "/widget.js", "/healthz")
-STRICT_PATHS = (*CORS_PATHS, "/doc")
+STRICT_PATHS = (*CORS_PATHS, "/doc", "/admin")
 _ORIGIN_RE = re.compile(r"^(https?)://(\*\.)?([a-z0-9.-]+|\[[0-9a-f:]+\])(?::(\d{1,5}|\*))?$")
 
 
@@ -142,3 +143,46 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# Gradio's long-lived streams: a HEAD there is left to Gradio (it would otherwise open a stream)
+_STREAMING = ("/gradio_api/queue/", "/gradio_api/heartbeat/", "/gradio_api/stream/")
+
+
+class MethodMiddleware:
+    """HEAD wherever GET works (answered as GET, without the body), and 405 with `Allow` for a wrong
+    method on one of our own routes (Gradio, mounted at /, would otherwise answer 404).
+
+    `routes` maps a path to the methods it takes, e.g. {"/api/ask": ("POST",), "/healthz": ("GET",)}.
+    """
+
+    def __init__(self, app: Any, routes: dict[str, tuple[str, ...]]) -> None:
+        self.app, self.routes = app, routes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        allowed = self.routes.get(path)
+        if allowed is not None:
+            methods = (*allowed, *(("HEAD",) if "GET" in allowed else ()), "OPTIONS")
+            if method not in methods:
+                body = {"error": f"{method} is not allowed on {path}; use {' or '.join(allowed)}",
+                        "message_vi": f"Phương thức {method} không dùng được ở {path}; "
+                                      f"hãy dùng {' hoặc '.join(allowed)}."}
+                resp = Response(json.dumps(body, ensure_ascii=False), status_code=405,
+                                media_type="application/json", headers={"Allow": ", ".join(methods)})
+                await resp(scope, receive, send)
+                return
+            if method == "OPTIONS" and "access-control-request-method" not in Headers(scope=scope):
+                await Response(status_code=204, headers={"Allow": ", ".join(methods)})(scope, receive, send)
+                return
+        if method != "HEAD" or path.startswith(_STREAMING):
+            await self.app(scope, receive, send)
+            return
+
+        async def headless(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headless)

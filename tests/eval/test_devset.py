@@ -33,6 +33,7 @@ MIN_COUNTS = {
     "unanswerable": 12,  # near misses: on the article's topics, but the fact is not in it
     "off_topic": 12,  # nothing to do with the article, typed every way
     "multi_part": 6,
+    "follow_up": 12,  # asked after another question, leaning on it ("còn … thì sao?", "ông ấy", "năm đó")
 }
 UNANSWERABLE = frozenset({"unanswerable", "off_topic"})
 KINDS = frozenset(MIN_COUNTS)
@@ -92,6 +93,13 @@ def dev_problems(items: Any, seed: str) -> list[str]:
             out.extend(_twin_problems(i, it, items))
         elif "pair_of" in it:
             out.append(f"#{i}: pair_of on a {kind!r} item")
+        history = it.get("history")
+        if kind == "follow_up":
+            if not isinstance(history, list) or not history or \
+                    not all(isinstance(h, str) and h.strip() for h in history):
+                out.append(f"#{i}: follow_up needs 'history', the previous questions (non-empty strings)")
+        elif history is not None:
+            out.append(f"#{i}: history on a {kind!r} item")
     counts = Counter(it.get("kind") for it in items if isinstance(it, dict))
     for kind, need in MIN_COUNTS.items():
         if counts[kind] < need:
@@ -211,6 +219,9 @@ def test_seed_body_strips_header_and_footer() -> None:
         (lambda d: d[0].update(answers=["Lê Văn Thanh"]), "#0: answer not verbatim"),
         (lambda d: d[0].update(answers=["Print Thứ Bảy"]), "#0: answer not verbatim"),
         (lambda d: d[0].update(answers=[]), "#0: kind 'lexical' with 0 answers"),
+        (lambda d: d[0].update(history=["Ai?"]), "#0: history on a 'lexical' item"),
+        (lambda d: d[-1].update(history=[]), f"#{len(load(DEV)) - 1}: follow_up needs 'history'"),
+        (lambda d: d[-1].update(history=["ok", 3]), f"#{len(load(DEV)) - 1}: follow_up needs 'history'"),
     ],
 )
 def test_dev_problems_catch_corruption(mutate: Any, expected: str) -> None:

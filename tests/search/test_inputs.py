@@ -175,8 +175,10 @@ def test_ask_any_unicode(svc: QAService, q: str) -> None:
 
 
 @pytest.fixture
-def cli_args(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def cli_args(corpus: tuple[Path, Path], svc: QAService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`qa ask` on the index `svc` built (asking never builds one)."""
     monkeypatch.setattr("qa.service.load_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr("qa.model.encoder.load_encoder", lambda *a, **k: FakeEncoder())  # the CLI's own path
     docs, idx = corpus
     return ["ask", "--index", str(idx), "--docs", str(docs)]
 
@@ -195,8 +197,10 @@ def test_cli_json_errors_and_answers(cli_args: list[str], capsys: pytest.Capture
     row = json.loads(capsys.readouterr().out)
     assert row == {"question": "x" * 31, "answer": None, "passages": [],
                    "error": "the question has 31 characters; the limit is 30 (QA_MAX_QUESTION_CHARS)"}
-    assert cli.main([*cli_args, "--json", "--top-k", "0", "Huế"]) == cli.EXIT_ERROR
-    assert "top_k must be an integer from 1 to 50, got 0" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:  # refused by argparse, before the model loads
+        cli.main([*cli_args, "--json", "--top-k", "0", "Huế"])
+    assert exit_.value.code == cli.EXIT_ERROR
+    assert "argument --top-k: 0 is out of range; use 1 to 50" in capsys.readouterr().err
     assert cli.main([*cli_args, "--json", unicodedata.normalize("NFD", "Sông Hương chảy qua đâu?")]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["question"] == "Sông Hương chảy qua đâu?"

@@ -353,3 +353,50 @@ def test_api_rate_limit_answers_429_with_cors_and_message_vi(svc: QAService) -> 
         assert r.headers["access-control-allow-origin"] == ALLOWED
         assert r.headers["x-content-type-options"] == "nosniff"
         assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200  # UI and health unlimited
+
+
+# --- methods: HEAD where GET works, 405 for the wrong one ------------------------------------------
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/widget.js", "/doc?doc=hanoi.md", "/config"])
+def test_head_works_wherever_get_does(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", "/api/ask", "POST, OPTIONS"), ("PUT", "/api/ask", "POST, OPTIONS"),
+    ("DELETE", "/healthz", "GET, HEAD, OPTIONS"), ("POST", "/healthz", "GET, HEAD, OPTIONS"),
+    ("POST", "/widget.js", "GET, HEAD, OPTIONS"), ("PATCH", "/doc", "GET, HEAD, OPTIONS"),
+])
+def test_wrong_methods_are_405_with_allow(client: TestClient, method: str, path: str, allow: str) -> None:
+    r = client.request(method, path)
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert r.json()["message_vi"].startswith(f"Phương thức {method} không dùng được")
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_healthz_says_which_index_is_served(client: TestClient, svc: QAService) -> None:
+    h = client.get("/healthz").json()
+    assert h["built_at"] == svc.data.manifest.built_at and h["documents"] == len(svc.data.documents)
+    assert h["loaded_at"] and h["reloads"] == svc.reloads
+
+
+# --- follow-ups over the API --------------------------------------------------------------------
+
+def test_api_ask_resolves_a_follow_up_from_history(client: TestClient, svc: QAService) -> None:
+    r = post_ask(client, {"question": "còn Huế thì sao?", "history": ["Thủ đô của Việt Nam là gì?"]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["question"] == "còn Huế thì sao?" and body["resolved_question"] == "Thủ đô của Huế là gì?"
+    same = svc.ask("Thủ đô của Huế là gì?").to_dict()
+    assert body["passages"] == same["passages"] and body["answer"] == same["answer"]
+    alone = post_ask(client, {"question": QUESTION, "history": ["Huế là gì?"]}).json()
+    assert alone == post_ask(client, {"question": QUESTION}).json() and "resolved_question" not in alone
+
+
+@pytest.mark.parametrize("history", ["một câu", 5, [1], ["x" * 2000], ["q"] * 21, {"a": 1}])
+def test_api_ask_bad_history_is_400(client: TestClient, history: Any) -> None:
+    r = post_ask(client, {"question": QUESTION, "history": history})
+    assert r.status_code == 400 and "history" in r.json()["message_vi"]

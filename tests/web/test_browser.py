@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from tests.servers import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium (apt-get, root); without root: `python -m playwright install chromium` and point
+# QA_CHROMIUM at the browser it downloaded (see README, "Run the tests")
+CHROMIUM = Path(os.environ.get("QA_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 QUESTION = "Thủ đô của Việt Nam là gì?"
@@ -32,7 +35,8 @@ FRAME_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
 <body><iframe src="{url}/" height="700" style="width:100%"></iframe></body></html>"""
 
 if not CHROMIUM.exists():
-    pytest.skip("browser tests need /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium, or set QA_CHROMIUM)",
+                allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 
 
@@ -151,6 +155,9 @@ def test_widget_on_another_origin_answers(page: Any, host_page: str, url: str, s
     mark = widget.locator(".answer-box mark.answer")
     mark.wait_for(state="visible")
     assert mark.inner_text() == expected.text
+    # the answer box has the orange edge; the highlighted answer inside it has none (no stray border)
+    assert mark.evaluate("e => getComputedStyle(e).borderLeftWidth") == "0px"
+    assert widget.locator(".answer-box").evaluate("e => getComputedStyle(e).borderLeftWidth") == "4px"
     assert widget.locator("details.card").count() == len(result.passages) == 3
     # the host page's `div { color: red; font-size: 40px !important }` does not reach the shadow root
     style = widget.locator(".msg.user").evaluate("e => [getComputedStyle(e).color, "

@@ -17,6 +17,10 @@
   var TOP_K = parseInt(script.getAttribute("data-top-k") || "5", 10) || 5;
   var LEFT = script.getAttribute("data-position") === "left";
   var NOT_FOUND = "Không tìm thấy thông tin này trong tài liệu.";
+  var MAX_TURNS = 8;  // previous questions sent along, so "còn … thì sao?" follows the conversation
+  var REFUSED = "Trang web này (" + location.origin + ") chưa được phép dùng khung hỏi đáp này. " +
+    "Quản trị viên cần thêm địa chỉ trang vào QA_ALLOWED_ORIGINS của máy chủ hỏi đáp.";
+  var OFFLINE = "Không kết nối được máy chủ hỏi đáp.";
 
   var CSS = [
     ":host{all:initial}",
@@ -50,6 +54,11 @@
     ".srclabel{font-size:12px;font-weight:600;color:#4b5563;margin-top:8px}",
     ".card{border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px;margin-top:4px;background:#fff}",
     ".card summary{cursor:pointer;font-size:12px;color:#374151}",
+    ".card .ttl{font-weight:600}",
+    ".card .meta{display:block;color:#6b7280;margin-left:14px}",
+    ".badge{display:inline-block;font-size:11px;font-weight:600;padding:0 6px;margin-left:4px;border-radius:8px;background:#fef3c7;color:#92400e}",
+    ".resolved{font-size:12px;color:#4b5563;margin-bottom:4px}",
+    ".refused{border-left:4px solid #9ca3af;background:#f3f4f6;padding:6px 8px;border-radius:6px;color:#374151}",
     ".passage{font-size:13px;margin:4px 0;max-height:180px;overflow-y:auto}",
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e5e7eb}",
     "input{flex:1;padding:8px 10px;border:1px solid #d1d5db;border-radius:8px;font-size:14px;color:#111827;background:#fff}",
@@ -117,7 +126,8 @@
 
   function renderAnswer(box, data) {
     box.textContent = "";
-    var ans = data.answer, q = data.question;
+    var ans = data.answer, q = data.resolved_question || data.question;
+    if (data.resolved_question) box.appendChild(el("div", "resolved", "Hiểu là: “" + data.resolved_question + "”"));
     if (ans) {
       var top = el("div", "answer-box");
       top.appendChild(el("div", "label", "Trả lời"));
@@ -142,11 +152,15 @@
       var card = el("details", "card");
       if (i === 0) card.open = true;
       var title = p.title.length > 60 ? p.title.slice(0, 59) + "…" : p.title;
-      card.appendChild(el("summary", null, "[" + (i + 1) + "] " + title + " · " + p.doc + " · " + pos(p.start, p.end)));
+      var inside = ans && ans.doc === p.doc && ans.start < p.end && ans.end > p.start;
+      var sum = el("summary");
+      sum.appendChild(el("span", "ttl", "[" + (i + 1) + "] " + title));
+      if (inside) sum.appendChild(el("span", "badge", "chứa câu trả lời"));
+      sum.appendChild(el("span", "meta", p.doc + " · " + pos(p.start, p.end)));
+      card.appendChild(sum);
       var body = el("div", "passage");
       body.appendChild(highlighted(p.text, p.start, p.highlights));
       card.appendChild(body);
-      var inside = ans && ans.doc === p.doc && ans.start < p.end && ans.end > p.start;
       card.appendChild(docLink(p.doc, p.start, p.end, inside ? ans : null, q));
       box.appendChild(card);
     });
@@ -218,10 +232,34 @@
     close.addEventListener("click", function () { toggle(false); });
     panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
 
+    var asked = [];  // this conversation's answered questions, oldest first
+    var refused = false;
+
+    /* a failed fetch is either a server that cannot be reached or one that refuses this page's origin
+       (CORS); a no-cors request reaches a live server whatever the origin, so it tells them apart */
+    function reachable() {
+      return fetch(ORIGIN + "/healthz", { mode: "no-cors", cache: "no-store" }).then(
+        function () { return true; }, function () { return false; });
+    }
+
+    function showRefused() {
+      refused = true;
+      input.disabled = true;
+      send.disabled = true;
+      input.placeholder = "Trang này chưa được phép dùng khung hỏi đáp";
+      log.textContent = "";
+      log.appendChild(el("div", "msg bot refused", REFUSED));
+    }
+
+    // find out early whether this page may use the chat at all
+    fetch(ORIGIN + "/healthz", { cache: "no-store" }).then(null, function () {
+      return reachable().then(function (up) { if (up) showRefused(); });
+    });
+
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var q = input.value;
-      if (!q.trim() || send.disabled) return;
+      if (!q.trim() || send.disabled || refused) return;
       log.appendChild(el("div", "msg user", q));
       var box = el("div", "msg bot pending", "Đang tìm trong tài liệu…");
       log.appendChild(box);
@@ -231,22 +269,27 @@
       fetch(ORIGIN + "/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: q, top_k: TOP_K })
+        body: JSON.stringify({ question: q, top_k: TOP_K, history: asked.slice(-MAX_TURNS) })
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
       }).then(function (res) {
         box.classList.remove("pending");
         if (res.ok) {
           renderAnswer(box, res.data);
+          asked.push(q.trim());
+          if (asked.length > MAX_TURNS) asked.shift();
         } else {
           box.textContent = "";
           box.appendChild(el("div", "error", res.data.message_vi || "Máy chủ không trả lời được câu hỏi này."));
         }
       }).catch(function () {
-        box.classList.remove("pending");
-        box.textContent = "";
-        box.appendChild(el("div", "error", "Không kết nối được máy chủ hỏi đáp."));
+        return reachable().then(function (up) {
+          box.classList.remove("pending");
+          box.textContent = "";
+          if (up) { box.remove(); showRefused(); } else box.appendChild(el("div", "error", OFFLINE));
+        });
       }).then(function () {
+        if (refused) return;
         send.disabled = false;
         log.scrollTop = Math.max(0, box.offsetTop - log.offsetTop - 8);
         input.focus();

@@ -1,0 +1,63 @@
+"""Micro-batching: concurrent callers share batches and each gets exactly its own results."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from qa.batching import MicroBatcher
+
+
+def test_concurrent_callers_share_batches_and_get_their_own_results() -> None:
+    seen: list[int] = []
+
+    def square(xs: list[int]) -> list[int]:
+        seen.append(len(xs))
+        time.sleep(0.01)  # a forward pass: the others arrive meanwhile
+        return [x * x for x in xs]
+
+    b = MicroBatcher(square, max_wait=0.01, max_batch=8)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = list(pool.map(lambda i: b([i, i + 1000]), range(48)))
+    assert results == [[i * i, (i + 1000) ** 2] for i in range(48)]
+    assert sum(seen) == 96 and max(seen) <= 8 and b.batches < 48  # batched, never over the bound
+
+
+def test_a_lone_caller_waits_at_most_max_wait() -> None:
+    b = MicroBatcher(lambda xs: xs, max_wait=0.02)
+    t0 = time.perf_counter()
+    assert b(["a"]) == ["a"]
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_an_error_reaches_every_caller_of_the_batch_and_the_next_batch_works() -> None:
+    calls = threading.Event()
+
+    def fn(xs: list[str]) -> list[str]:
+        if "bad" in xs and not calls.is_set():
+            calls.set()
+            raise ValueError("boom")
+        return [x.upper() for x in xs]
+
+    b = MicroBatcher(fn, max_wait=0.05)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(b, ["bad"]), pool.submit(b, ["ok"])]
+        errors = [f.exception() for f in futures]
+    assert all(isinstance(e, ValueError) for e in errors if e is not None) and any(errors)
+    assert b(["x"]) == ["X"]
+
+
+def test_wrong_result_length_is_an_error() -> None:
+    b = MicroBatcher(lambda xs: xs[:-1], max_wait=0.001)
+    with pytest.raises(RuntimeError, match="returned 1 results for 2 inputs"):
+        b([1, 2])
+
+
+def test_no_wait_when_nobody_else_is_coming() -> None:
+    b = MicroBatcher(lambda xs: xs, max_wait=5.0, expected=lambda: 1)
+    t0 = time.perf_counter()
+    assert b([1]) == [1]
+    assert time.perf_counter() - t0 < 1.0  # not the 5 s max_wait
