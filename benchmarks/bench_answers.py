@@ -49,8 +49,8 @@ class Svc:
     def __init__(self, data: IndexData, answerer: Answerer) -> None:
         self.data, self.answerer = data, answerer
 
-    def ask(self, question: str, top_k: int = 5) -> Any:
-        return self.answerer.ask(question, top_k=top_k)
+    def ask(self, question: str, top_k: int = 5, history: object = None) -> Any:
+        return self.answerer.ask(question, top_k=top_k)  # follow-ups unresolved here: `qa eval` resolves them
 
 
 def row(name: str, m: dict[str, Any], seconds: float) -> None:
