@@ -121,7 +121,7 @@ def open_engine(live: Path, manifest: Manifest, settings: BackendSettings | None
 
 def load_external(live: Path, manifest: Manifest, settings: BackendSettings | None) -> IndexData:
     """Load an index folder (any backend's manifest) for the configured backend."""
-    from qa.index.store import IndexData, _read_json, _read_jsonl, load_index, verify_files
+    from qa.index.store import IndexData, _read_json, load_index, read_texts, verify_files
 
     kind = manifest.backend.kind
     if settings is not None and settings.kind != kind:
@@ -131,10 +131,7 @@ def load_external(live: Path, manifest: Manifest, settings: BackendSettings | No
         return load_index(live)
     verify_files(live, manifest)
     try:
-        docs = [Document(r["doc_id"], r["title"], r["text"], r["sha256"],
-                         tuple((int(a), int(b)) for a, b in r["spans"]))
-                for r in _read_jsonl(live / "documents.jsonl")]
-        chunks = [Chunk.from_dict(r) for r in _read_jsonl(live / "chunks.jsonl")]
+        docs, chunks = read_texts(live)
         terms = CorpusTerms.from_dict(_read_json(live / "terms.json"))
         restorer = DiacriticRestorer.from_dict(_read_json(live / "diacritics.json"))
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -309,7 +306,7 @@ def update_external(docs_dir: Path, index_dir: Path, encoder: Encoder, o: BuildO
     """Re-encode only new and changed documents: delete their old points and the removed documents'
     points by `doc_id`, upsert the new ones. A missing, damaged or other-backend index, or another
     model, chunking or encode mode, means a full build."""
-    from qa.index.build import BuildReport, _load_docs, _manifest, model_fingerprint
+    from qa.index.build import BuildReport, _load_and_diff, _manifest, model_fingerprint
     from qa.index.store import load_index
     from qa.index.vectors import encoded_count
     from qa.ingest.chunking import chunk_document
@@ -327,11 +324,7 @@ def update_external(docs_dir: Path, index_dir: Path, encoder: Encoder, o: BuildO
         return build_external(docs_dir, index_dir, encoder, o, progress, encode)
     started = time.perf_counter()
     report = BuildReport(full=False)
-    docs = _load_docs(docs_dir, report)
-    keep = {d for d, doc in docs.items() if d in old.documents and old.documents[d].sha256 == doc.sha256}
-    report.added = sorted(d for d in docs if d not in old.documents)
-    report.changed = sorted(d for d in docs if d in old.documents and d not in keep)
-    report.removed = sorted(d for d in old.documents if d not in docs)
+    docs, keep = _load_and_diff(docs_dir, old.documents, report)
     fresh_docs = {d: docs[d] for d in docs if d not in keep}
     fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, o.chunking)]
     f_cvec, f_svec = encode(fresh_docs, fresh_chunks, progress)

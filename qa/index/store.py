@@ -73,6 +73,13 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), "utf-8")
 
 
+def read_texts(live: Path) -> tuple[list[Document], list[Chunk]]:
+    """An index folder's documents and chunks (documents.jsonl, chunks.jsonl), whatever its backend."""
+    docs = [Document(r["doc_id"], r["title"], r["text"], r["sha256"], tuple((int(a), int(b)) for a, b in r["spans"]))
+            for r in _read_jsonl(live / "documents.jsonl")]
+    return docs, [Chunk.from_dict(r) for r in _read_jsonl(live / "chunks.jsonl")]
+
+
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
 
@@ -161,10 +168,7 @@ def load_index(live: Path, backend: BackendSettings | None = None) -> IndexData:
         return load_external(live, manifest, backend)
     verify_files(live, manifest)
     try:
-        docs = [Document(r["doc_id"], r["title"], r["text"], r["sha256"],
-                         tuple((int(a), int(b)) for a, b in r["spans"]))
-                for r in _read_jsonl(live / "documents.jsonl")]
-        chunks = [Chunk.from_dict(r) for r in _read_jsonl(live / "chunks.jsonl")]
+        docs, chunks = read_texts(live)
         chunk_vectors = np.load(live / "chunk_vectors.npy", allow_pickle=False)
         sentence_vectors = np.load(live / "sentence_vectors.npy", allow_pickle=False)
         terms = CorpusTerms.from_dict(_read_json(live / "terms.json"))
