@@ -1,7 +1,7 @@
 """Whole answers on data the system was not tuned on: with and without the reader, and each evidence check.
 
     python benchmarks/bench_answers.py --data ../shared/data/viquad1_dev.json ../shared/data/zalo2019_train.json \
-        --work /tmp/qa-retrieval --seed-index /tmp/seed-index [--reader DIR] [--ablate] [--limit N]
+        --work /tmp/qa-retrieval --seed-index /tmp/seed-index [--reader DIR] [--ablate] [--limit N] [--windows 3]
 
 Sets (every figure printed per set):
   <file> test             the `test` half of the held-out paragraphs' questions (the `calib` half fitted
@@ -66,6 +66,9 @@ def main() -> None:
     ap.add_argument("--reader", default="default", help="a reader folder (default: the shipped one)")
     ap.add_argument("--ablate", action="store_true")
     ap.add_argument("--limit", type=int, default=0, help="at most N questions per set")
+    ap.add_argument("--windows", type=int, nargs="*", default=[],
+                    help="also the reader reading this many windows per question (the shipped count is "
+                         f"{AnswerParams().reader_windows})")
     args = ap.parse_args()
     settings = replace(Settings.from_env(), reader=args.reader)
     enc = load_encoder(settings.model)
@@ -92,6 +95,8 @@ def main() -> None:
     for f in ("seed_dev", "seed_holdout"):
         sets.append((f, seed, load_qa_file(REPO / "tests" / "data" / f"{f}.json")[: args.limit or None]))
     configs: list[tuple[str, AnswerParams, bool]] = [("rules", AnswerParams(), False), ("reader", AnswerParams(), True)]
+    for w in args.windows:
+        configs.append((f"reader, {w} windows", AnswerParams(reader_windows=w), True))
     if args.ablate:
         for check in sorted(ALL_CHECKS):
             configs.append((f"reader -{check}", AnswerParams(evidence_checks=ALL_CHECKS - {check}), True))

@@ -3,9 +3,10 @@
 A model's forward pass on 8 short inputs costs little more than on one, so when several users ask
 at once their questions (and the reader's windows) go through the model together: the first caller
 waits at most `max_wait` seconds for company, a batch holds at most `max_batch` items, and every
-caller gets exactly its own results back. With `expected` (how many callers are on their way, e.g.
-the requests in flight) the first caller stops waiting as soon as they have all arrived, so a lone
-caller does not wait at all.
+caller gets exactly its own results back. With an `Arrivals` gate (the requests that have started
+but not yet reached the batcher) the first caller stops waiting as soon as nobody else is on the
+way, so a lone caller does not wait at all, and a busy server waits only for questions that are
+about to arrive, not for requests still busy after their own encoding.
 
 >>> double = MicroBatcher(lambda xs: [2 * x for x in xs], max_wait=0.001)
 >>> double([1, 2, 3])
@@ -31,12 +32,42 @@ class _Request(Generic[X, Y]):
         self.done = threading.Event()
 
 
+class Arrivals:
+    """Counts requests on their way to a batcher: `start()` when a request begins, `arrived()` when it
+    reaches the batcher or ends without it (only the first call per request counts; one request per thread).
+
+    >>> gate = Arrivals(); gate.start(); gate.coming()
+    1
+    >>> gate.arrived(); gate.arrived(); gate.coming()
+    0
+    """
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+        self._mine = threading.local()
+
+    def start(self) -> None:
+        with self._lock:
+            self._n += 1
+        self._mine.on_way = True
+
+    def arrived(self) -> None:
+        if getattr(self._mine, "on_way", False):
+            self._mine.on_way = False
+            with self._lock:
+                self._n -= 1
+
+    def coming(self) -> int:
+        return self._n
+
+
 class MicroBatcher(Generic[X, Y]):
     """Wraps `fn(list) -> list` (same length, same order) so concurrent calls are batched together."""
 
     def __init__(self, fn: Callable[[list[X]], Sequence[Y]], max_wait: float = 0.004, max_batch: int = 32,
-                 expected: Callable[[], int] | None = None) -> None:
-        self.fn, self.max_wait, self.max_batch, self.expected = fn, max_wait, max_batch, expected
+                 gate: Arrivals | None = None) -> None:
+        self.fn, self.max_wait, self.max_batch, self.gate = fn, max_wait, max_batch, gate
         self._lock = threading.Lock()
         self._pending: list[_Request[X, Y]] = []
         self._leader_busy = False
@@ -44,6 +75,8 @@ class MicroBatcher(Generic[X, Y]):
 
     def __call__(self, items: Sequence[X]) -> list[Y]:
         req: _Request[X, Y] = _Request(items)
+        if self.gate is not None:
+            self.gate.arrived()
         with self._lock:
             self._pending.append(req)
             lead = not self._leader_busy
@@ -58,16 +91,19 @@ class MicroBatcher(Generic[X, Y]):
         return req.result
 
     def _lead(self) -> None:
-        """Gather for up to max_wait, run one batch, hand the leadership on while requests remain."""
+        """Gather for up to max_wait, run one batch, then hand the leadership on while requests remain.
+
+        The leadership is held through the model call: questions arriving meanwhile queue up and go
+        together in the next batch, instead of each starting its own call that waits for the model.
+        """
         deadline = time.monotonic() + self.max_wait
         while True:
             with self._lock:
                 size = sum(len(r.items) for r in self._pending)
-                callers = len(self._pending)
             if size >= self.max_batch or time.monotonic() >= deadline:
                 break
-            if self.expected is not None and callers >= self.expected():
-                break  # everyone on the way is here
+            if self.gate is not None and self.gate.coming() == 0:
+                break  # nobody else is on the way
             time.sleep(min(0.0005, max(0.0, deadline - time.monotonic())))
         with self._lock:
             batch: list[_Request[X, Y]] = []
@@ -76,11 +112,12 @@ class MicroBatcher(Generic[X, Y]):
                 r = self._pending.pop(0)
                 batch.append(r)
                 taken += len(r.items)
+        self._run(batch)
+        with self._lock:
             more = bool(self._pending)
             if not more:
                 self._leader_busy = False
-        self._run(batch)
-        if more:
+        if more:  # this caller has its answer; another thread leads the next batch
             threading.Thread(target=self._lead, daemon=True).start()
 
     def _run(self, batch: list[_Request[X, Y]]) -> None:

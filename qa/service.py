@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answer.answerer import Answerer
 from qa.answer.terms import underline_terms
+from qa.batching import Arrivals
 from qa.config import Settings
 from qa.errors import IndexCorruptError, IndexMissingError, InputError, ModelError, QAError
 from qa.index.build import build_index, model_fingerprint, staleness, update_index
@@ -91,13 +92,12 @@ class QAService:
                  verifier: Verifier | None = None, signature: str = "") -> None:
         self.encoder = encoder
         self.settings = settings
-        self._inflight = 0  # asks in progress: a lone question does not wait for company
-        self._inflight_lock = threading.Lock()
+        self._arrivals = Arrivals()  # asks not yet at the encoder: the batch waits only for those
         self.query_encoder: Encoder = query_encoder or encoder
         if settings.batch_wait_ms > 0:
             # concurrent users' questions share one encoder forward (qa.batching)
             self.query_encoder = BatchingEncoder(self.query_encoder, settings.batch_wait_ms / 1000,
-                                                 settings.batch_max, expected=lambda: self._inflight)
+                                                 settings.batch_max, gate=self._arrivals)
         self.reader, self.verifier = reader, verifier
         self.reloads = 0
         self.reload_error = ""  # why the newest index on disk is not served ("" when it is)
@@ -162,13 +162,11 @@ class QAService:
             raise InputError(f"top_k must be an integer from 1 to 50, got {top_k!r}",
                              "Số đoạn trả về (top_k) phải là số nguyên từ 1 đến 50.")
         turns = self._history(history)
-        with self._inflight_lock:
-            self._inflight += 1
+        self._arrivals.start()
         try:
             return self._ask(text, top_k, turns)
         finally:
-            with self._inflight_lock:
-                self._inflight -= 1
+            self._arrivals.arrived()  # a cached question never reaches the encoder
 
     def _ask(self, text: str, top_k: int, turns: list[str]) -> Answer:
         snap = self._snap  # this request's index, whatever happens meanwhile
@@ -311,7 +309,10 @@ def load_reader(settings: Settings, encoder: Encoder,
         verifier = Verifier.from_dict(json.loads((folder / "verifier.json").read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ModelError(f"{folder / 'verifier.json'} is unreadable ({e}); retrain with `qa reader train`") from e
-    return reader_for(encoder, folder), verifier
+    reader = reader_for(encoder, folder)
+    if settings.model.fast_query:  # same switch as the traced question encoder: checked equal, else kept eager
+        reader.trace()
+    return reader, verifier
 
 
 def ensure_index(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,

@@ -133,6 +133,9 @@ class FakeReader:
             out.append(Reading(s, e, margin, 1 / (1 + math.exp(-margin)), (a, b)))
         return out
 
+    def read_many(self, question: str, passages):  # type: ignore[no-untyped-def]
+        return [self.read(question, t, sp, w) for t, sp, w in passages]
+
 
 def fake_verifier():  # type: ignore[no-untyped-def]
     """Logit = the reader's margin; probability = sigmoid(logit)."""

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qa.batching import MicroBatcher
+from qa.batching import Arrivals, MicroBatcher
 
 
 def test_concurrent_callers_share_batches_and_get_their_own_results() -> None:
@@ -57,7 +57,52 @@ def test_wrong_result_length_is_an_error() -> None:
 
 
 def test_no_wait_when_nobody_else_is_coming() -> None:
-    b = MicroBatcher(lambda xs: xs, max_wait=5.0, expected=lambda: 1)
+    gate = Arrivals()
+    b = MicroBatcher(lambda xs: xs, max_wait=5.0, gate=gate)
+    gate.start()
     t0 = time.perf_counter()
     assert b([1]) == [1]
     assert time.perf_counter() - t0 < 1.0  # not the 5 s max_wait
+    assert gate.coming() == 0
+
+
+def test_the_leader_waits_for_a_request_on_its_way() -> None:
+    gate = Arrivals()
+    seen: list[list[int]] = []
+    b = MicroBatcher(lambda xs: seen.append(list(xs)) or xs, max_wait=5.0, gate=gate)
+    late = threading.Event()
+
+    def second() -> list[int]:
+        gate.start()
+        late.set()
+        time.sleep(0.1)  # preparing its question: the leader should wait for it
+        return b([2])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        f2 = pool.submit(second)
+        late.wait()
+        gate.start()
+        f1 = pool.submit(b, [1])
+        assert (f1.result(), f2.result()) == ([1], [2])
+    assert seen == [[1, 2]]
+
+
+def test_callers_arriving_during_a_model_call_share_the_next_batch() -> None:
+    sizes: list[int] = []
+    running = threading.Event()
+
+    def slow(xs: list[int]) -> list[int]:
+        sizes.append(len(xs))
+        running.set()
+        time.sleep(0.2)
+        return xs
+
+    b = MicroBatcher(slow, max_wait=0.0, max_batch=32)
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        first = pool.submit(b, [0])
+        running.wait()
+        rest = [pool.submit(b, [i]) for i in range(1, 9)]
+        assert first.result() == [0] and [f.result() for f in rest] == [[i] for i in range(1, 9)]
+    assert sizes == [1, 8]  # not eight calls queueing for the model one by one
+
+

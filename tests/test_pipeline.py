@@ -255,3 +255,33 @@ def test_reader_abstains_below_the_probability_threshold(small_docs: Path, tmp_p
     ans = a.ask("Giá vàng hôm nay bao nhiêu?")
     assert ans.answer is None and ans.confidence < 0.5 and ans.passages
     assert ans.to_dict()["answer"] is None
+
+
+def test_search_scores_only_the_candidates_whatever_the_corpus_size(tmp_path: Path, fake_encoder) -> None:
+    """Per question, sentence scoring touches each retriever's top candidates, never every chunk."""
+    from dataclasses import replace
+
+    from qa.search.hybrid import FusionParams
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(40):
+        (docs / f"d{i:02d}.txt").write_text(f"Văn bản số {i} nói về chủ đề {i}. Câu thứ hai của văn bản {i}.",
+                                            encoding="utf-8")
+    (docs / "hue.txt").write_text("Sông Hương chảy qua thành phố Huế.", encoding="utf-8")
+    build_index(docs, tmp_path / "i", fake_encoder)
+    data = load_index(tmp_path / "i")
+    r = Retriever(data, fake_encoder, replace(FusionParams(), candidates=3))
+    seen: list[int] = []
+    inner = r.backend.search
+
+    def spy(request):  # type: ignore[no-untyped-def]
+        found = inner(request)
+        seen.append(len(found.ids))
+        return found
+
+    r.backend.search = spy  # type: ignore[method-assign]
+    res = r.search("Sông Hương chảy qua đâu?", k=2)
+    assert len(data.chunks) == 41 and 0 < seen[0] <= 2 * 3 + 3  # two question vectors + lexical, 3 each
+    assert data.chunks[res.hits[0].chunk_id].doc_id == "hue.txt"
+    assert set(res.sentence_cos) == {h.chunk_id for h in res.hits}

@@ -43,7 +43,7 @@ class AnswerParams:
     coverage_weight: float = 0.05
     second_sentence_margin: float = 0.02
     type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answer.answertype)
-    reader_windows: int = 3  # best-scored sentences the reader reads (each in a window of its neighbours)
+    reader_windows: int = 2  # best-scored sentences the reader reads (each in a window of its neighbours)
     min_probability: float = 0.05  # with a reader: answer when the verifier's probability reaches this (seed_dev)
     evidence_checks: frozenset[str] = ALL_CHECKS  # what an answer is checked for (qa.answer.evidence)
 
@@ -111,11 +111,15 @@ class Answerer:
         top = sorted(cands, key=lambda c: -c.score)[: self.params.reader_windows]
         hits = {h.chunk_id: (rank, h) for rank, h in enumerate(result.hits)}
         out: list[Judged] = []
-        for chunk_id in dict.fromkeys(c.chunk_id for c in top):
-            chosen = [c for c in top if c.chunk_id == chunk_id]
-            chunk = self.index.chunks[chunk_id]
-            text = self.index.documents[chunk.doc_id].text
-            readings = self.reader.read(result.query.restored, text, chunk.sentences, [c.index for c in chosen])
+        chunk_ids = list(dict.fromkeys(c.chunk_id for c in top))
+        chosen_per = [[c for c in top if c.chunk_id == cid] for cid in chunk_ids]
+        chunks = [self.index.chunks[cid] for cid in chunk_ids]
+        texts = [self.index.documents[ch.doc_id].text for ch in chunks]
+        # every window of every passage in one forward: per-call overhead dominates short windows
+        jobs = [(t, ch.sentences, [c.index for c in chosen])
+                for t, ch, chosen in zip(texts, chunks, chosen_per, strict=True)]
+        read = self.reader.read_many(result.query.restored, jobs)
+        for chunk_id, chosen, chunk, text, readings in zip(chunk_ids, chosen_per, chunks, texts, read, strict=True):
             rank, hit = hits[chunk_id]
             for c, r in zip(chosen, readings, strict=True):
                 sent = text[slice(*chunk.sentences[c.index])]

@@ -140,7 +140,7 @@ class SearchRequest:
     vectors: np.ndarray  # (1 or 2, dim)
     lexical: LexicalQuery
     candidates: int = 64  # per retriever: dense top-k (per question vector) and lexical top-k
-    exact_below: int = 20_000  # in-process: score every chunk below this many
+    exact_below: int = 0  # in-process: score every chunk at or below this many (0: candidates only)
     sentences: bool = True  # also each candidate's best sentence cosine
     doc_ids: frozenset[str] | None = None  # only chunks of these documents
 

@@ -127,7 +127,9 @@ def embed_texts(encoder: Encoder, texts: list[str], options: RayOptions,
     blocks = max(1, min(len(items), max(actors, min(-(-len(items) // b), 8 * actors))))  # every actor busy
     ds = ray.data.from_items(items, override_num_blocks=blocks)
     ds = ds.map_batches(_Embedder, fn_constructor_kwargs={"factory": factory}, batch_size=b,
-                        batch_format="numpy", concurrency=actors, num_cpus=1)
+                        batch_format="numpy", num_cpus=1,
+                        # a fixed pool of `actors` model holders (Ray ≥ 2.51 deprecates `concurrency=`)
+                        compute=ray.data.ActorPoolStrategy(size=actors))
     done = 0
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):

@@ -14,12 +14,11 @@ Wraps any `Encoder`: `encode_queries` from many threads at once goes through one
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from qa.batching import MicroBatcher
+from qa.batching import Arrivals, MicroBatcher
 from qa.model.encoder import Encoder
 
 
@@ -27,10 +26,10 @@ class BatchingEncoder:
     """`inner` with its question embeddings shared between concurrent calls (bounded wait and batch)."""
 
     def __init__(self, inner: Encoder, max_wait: float = 0.004, max_batch: int = 32,
-                 expected: Callable[[], int] | None = None) -> None:
+                 gate: Arrivals | None = None) -> None:
         self.inner = inner
         self.name, self.dimension, self.profile = inner.name, inner.dimension, inner.profile
-        self.batcher: MicroBatcher[str, np.ndarray] = MicroBatcher(self._rows, max_wait, max_batch, expected)
+        self.batcher: MicroBatcher[str, np.ndarray] = MicroBatcher(self._rows, max_wait, max_batch, gate)
 
     def _rows(self, texts: list[str]) -> list[np.ndarray]:
         return list(self.inner.encode_queries(texts))

@@ -47,6 +47,9 @@ class SpanReader(Protocol):
 
     def read(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Reading]: ...
 
+    def read_many(self, question: str, passages: Sequence[tuple[str, Sequence[Span], Sequence[int]]]
+                  ) -> list[list[Reading]]: ...
+
 
 def trim_to_word(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink [start, end) past spaces, punctuation and quotes at either edge."""
@@ -129,10 +132,24 @@ class Reader:
 
     def read(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Reading]:
         """One Reading per sentence index in `which` (a window around each), in that order."""
-        if not which:
-            return []
-        windows = self.make_windows(question, text, sentences, which)
+        return self.read_many(question, [(text, sentences, which)])[0]
+
+    def read_many(self, question: str, passages: Sequence[tuple[str, Sequence[Span], Sequence[int]]]
+                  ) -> list[list[Reading]]:
+        """`read` for several passages of one question in a single forward (one batch, not one per passage)."""
+        per = [self.make_windows(question, t, sp, w) if w else [] for t, sp, w in passages]
+        windows = [w for ws in per for w in ws]
+        if not windows:
+            return [[] for _ in passages]
         s, e = self.logits(windows)
+        out: list[list[Reading]] = []
+        k = 0
+        for (text, _, _), ws in zip(passages, per, strict=True):
+            out.append(self._readings(text, ws, s[k : k + len(ws)], e[k : k + len(ws)]))
+            k += len(ws)
+        return out
+
+    def _readings(self, text: str, windows: list[Window], s: np.ndarray, e: np.ndarray) -> list[Reading]:
         a, b = self.config.platt
         out = []
         for k, w in enumerate(windows):

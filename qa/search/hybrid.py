@@ -41,7 +41,11 @@ class FusionParams:
     folded_weight: float = 0.5  # share of the lexical score from the folded field, for accented questions
     sentence_weight: float = 0.3  # share of a chunk's dense score taken from its best sentence
     candidates: int = 64
-    exact_below: int = 20_000  # below this many chunks, score every chunk exactly
+    # 0: fuse over the candidates (each retriever's top `candidates`) at every size, as the Qdrant
+    # engines do. Standardizing over every chunk instead (the old default below 20 k chunks) ranked
+    # worse on the held-out shared paragraphs (ViQuAD R@1 0.825 vs 0.835, Zalo 0.876 vs 0.894; same on
+    # the seed sets) and made the per-question cost grow with the corpus.
+    exact_below: int = 0
 
 
 @dataclass(frozen=True)

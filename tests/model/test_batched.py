@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -65,9 +66,26 @@ def test_service_answers_concurrent_users_as_one_at_a_time(  # type: ignore[no-u
                  "Thủ đô của Việt Nam là gì?"] * 3
     alone = QAService(data, fake_encoder, replace(settings, batch_wait_ms=0))
     expected = [alone.ask(q).to_dict() for q in questions]
-    shared = QAService(data, fake_encoder, replace(settings, batch_wait_ms=50))
+    class Slow:  # the fake's vectors after a forward pass's worth of time: callers pile up meanwhile
+        name, dimension, profile = fake_encoder.name, fake_encoder.dimension, fake_encoder.profile
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            time.sleep(0.05)
+            return fake_encoder.encode_queries(texts)
+
+        def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+            return fake_encoder.encode_documents(texts, progress)
+
+    shared = QAService(data, fake_encoder, replace(settings, batch_wait_ms=50), query_encoder=Slow())
     assert isinstance(shared.query_encoder, BatchingEncoder)
+    start = threading.Barrier(8)  # the eight distinct questions are asked at the same moment
+
+    def ask(i: int) -> dict[str, object]:
+        if i < 8:
+            start.wait(timeout=30)
+        return shared.ask(questions[i]).to_dict()
+
     with ThreadPoolExecutor(12) as pool:
-        got = list(pool.map(lambda q: shared.ask(q).to_dict(), questions))
+        got = list(pool.map(ask, range(len(questions))))
     assert got == expected
     assert 0 < shared.query_encoder.batcher.batches < len(set(questions))

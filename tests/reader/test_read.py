@@ -67,3 +67,27 @@ def test_best_span_respects_order_and_length() -> None:
 def test_trim_to_word() -> None:
     assert trim_to_word("«Hà Nội», ", 0, 10) == (1, 7)
     assert trim_to_word("...", 0, 3) == (3, 3)
+
+
+def test_read_many_is_one_forward_with_each_passage_own_offsets() -> None:
+    other = "Sáng nay trời mưa. Hội nghị có gần 500 đại biểu dự."
+    other_sents = [(0, 18), (19, 51)]
+    calls: list[int] = []
+    r = reader("gần", "biểu")
+    net = r.net
+
+    def counting(ids, mask):  # type: ignore[no-untyped-def]
+        calls.append(int(ids.shape[0]))
+        return net(ids, mask)
+
+    r.net = counting
+    many = r.read_many("Bao nhiêu đại biểu dự?", [(TEXT, SENTS, [1, 2]), (other, other_sents, []),
+                                                  (other, other_sents, [1])])
+    assert calls == [3]  # three windows of two passages, one batch
+    assert [len(x) for x in many] == [2, 0, 1]
+    assert TEXT[many[0][0].start : many[0][0].end] == "gần 1000 đại biểu"
+    assert other[many[2][0].start : many[2][0].end] == "gần 500 đại biểu"
+    r.net = net
+    assert many[0] == r.read("Bao nhiêu đại biểu dự?", TEXT, SENTS, [1, 2])
+    assert many[2] == r.read("Bao nhiêu đại biểu dự?", other, other_sents, [1])
+    assert r.read_many("q", [(TEXT, SENTS, [])]) == [[]]
