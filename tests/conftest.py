@@ -18,6 +18,19 @@ REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"
 
 
+def seed_service(root: Path):  # type: ignore[no-untyped-def]
+    """A service over the seed article in `root` (docs/ and index/ made there), on the fake encoder."""
+    import shutil
+
+    from qa.config import Settings
+    from qa.service import open_service
+
+    (root / "docs").mkdir()
+    shutil.copy(SEED, root / "docs" / SEED.name)
+    return open_service(Settings(docs_dir=root / "docs", index_dir=root / "index", auto_build="missing"),
+                        encoder=FakeEncoder(), progress=False, log=lambda m: None)
+
+
 class FakeEncoder:
     """Bag of folded syllables and syllable bigrams hashed into 64 dims, L2-normalized.
 

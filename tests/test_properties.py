@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import unicodedata
 from dataclasses import replace
 
@@ -13,13 +12,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa.answer.answerer import AnswerParams
-from qa.config import Settings
 from qa.errors import InputError
 from qa.lang.text import fold, tokenize
 from qa.schema import Answer
 from qa.search.inputs import clean_question
 from qa.service import QAService, open_service
-from tests.conftest import SEED, FakeEncoder
+from tests.conftest import SEED, FakeEncoder, seed_service
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +28,7 @@ PROPS = settings(max_examples=1000, deadline=None, database=None,
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> QAService:
-    root = tmp_path_factory.mktemp("props")
-    (root / "docs").mkdir()
-    shutil.copy(SEED, root / "docs" / SEED.name)
-    return open_service(Settings(docs_dir=root / "docs", index_dir=root / "idx", auto_build="missing"),
-                        encoder=FakeEncoder(), progress=False, log=lambda m: None)
+    return seed_service(tmp_path_factory.mktemp("props"))
 
 
 _SEED_TEXT = SEED.read_text(encoding="utf-8")

@@ -21,6 +21,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,15 @@ from qa.index.sparse import SparseVector
 CHUNK, SENTENCES, LEXICAL = "chunk", "sentences", "lexical"
 RRF_K = 60
 BATCH = 256  # points per upsert request
+
+
+def engine_module(name: str, backend: str, package: str) -> Any:
+    """Import an optional engine module, or say which package `backend` needs and how to install it."""
+    try:
+        return import_module(name)
+    except ImportError as e:
+        raise BackendError(f"QA_BACKEND={backend} needs the {package} package; "
+                           f"run `pip install -e \".[scale]\"` (or pip install {package})") from e
 
 
 @dataclass(frozen=True)

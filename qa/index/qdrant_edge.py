@@ -16,19 +16,24 @@ from typing import Any
 import numpy as np
 
 from qa.index.backend import BackendError, BackendSettings, ChunkPoint
-from qa.index.qdrant_common import CHUNK, LEXICAL, RRF_K, SENTENCES, Probe, QdrantBackend, payload, sentence_rows
+from qa.index.qdrant_common import (
+    CHUNK,
+    LEXICAL,
+    RRF_K,
+    SENTENCES,
+    Probe,
+    QdrantBackend,
+    engine_module,
+    payload,
+    sentence_rows,
+)
 from qa.index.sparse import SparseVector
 
 SHARD_DIR = "qdrant_edge"
 
 
 def _edge() -> Any:
-    try:
-        import qdrant_edge
-    except ImportError as e:
-        raise BackendError("QA_BACKEND=qdrant-edge needs the qdrant-edge-py package; "
-                           "run `pip install -e \".[scale]\"` (or pip install qdrant-edge-py)") from e
-    return qdrant_edge
+    return engine_module("qdrant_edge", "qdrant-edge", "qdrant-edge-py")
 
 
 def edge_config(dimension: int, settings: BackendSettings) -> Any:

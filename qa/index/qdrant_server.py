@@ -21,7 +21,16 @@ import numpy as np
 
 from qa.index.backend import BackendError, BackendSettings, ChunkPoint
 from qa.index.manifest import ModelFingerprint
-from qa.index.qdrant_common import CHUNK, LEXICAL, SENTENCES, Probe, QdrantBackend, payload, sentence_rows
+from qa.index.qdrant_common import (
+    CHUNK,
+    LEXICAL,
+    SENTENCES,
+    Probe,
+    QdrantBackend,
+    engine_module,
+    payload,
+    sentence_rows,
+)
 from qa.index.sparse import SparseVector
 
 T = TypeVar("T")
@@ -29,12 +38,7 @@ FORMAT = "qa-vi-chunks-1"  # the point layout of qa.index.qdrant_common, in the 
 
 
 def _models() -> Any:
-    try:
-        from qdrant_client import models
-    except ImportError as e:
-        raise BackendError("QA_BACKEND=qdrant+… needs the qdrant-client package; "
-                           "run `pip install -e \".[scale]\"` (or pip install qdrant-client)") from e
-    return models
+    return engine_module("qdrant_client.models", "qdrant+…", "qdrant-client")
 
 
 def guard(settings: BackendSettings, fn: Callable[[], T], what: str = "") -> T:

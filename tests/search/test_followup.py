@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from qa.config import Settings
 from qa.errors import InputError
 from qa.search.followup import ellipsis_focus, resolve
-from qa.service import QAService, open_service
+from qa.service import QAService
 
-REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "seeds" / "000_1ba926b528c724f1.txt"
 ANSWER = "Đồng chí Lê Văn Thành, Ủy viên Trung ương Đảng, Bí thư Thành ủy, Chủ tịch HĐND thành phố chủ trì hội nghị."
 
 
@@ -96,13 +91,9 @@ def test_ellipsis_focus_shapes() -> None:
 
 @pytest.fixture(scope="module")
 def seed_svc(tmp_path_factory: pytest.TempPathFactory) -> QAService:
-    from tests.conftest import FakeEncoder
+    from tests.conftest import seed_service
 
-    root = tmp_path_factory.mktemp("followup")
-    (root / "docs").mkdir()
-    shutil.copy(SEED, root / "docs" / SEED.name)
-    return open_service(Settings(docs_dir=root / "docs", index_dir=root / "index", auto_build="missing"),
-                        encoder=FakeEncoder(), log=lambda m: None, progress=False)
+    return seed_service(tmp_path_factory.mktemp("followup"))
 
 
 def test_service_answers_the_resolved_question(seed_svc: QAService) -> None:
