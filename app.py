@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         from qa.cli.progress import bar
-        from qa.service import open_service
+        from qa.startup import open_service
 
         service = open_service(settings, bar=bar)
         app = create_app(service, settings)

@@ -37,7 +37,7 @@ from qa.index.store import IndexData, load_index  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
 from qa.model.query import fast_query_encoder  # noqa: E402
 from qa.search.hybrid import Retriever  # noqa: E402
-from qa.service import load_reader  # noqa: E402
+from qa.startup import load_reader  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 COLS = ("n", "R@1", "highlight_hit", "phrase_EM", "phrase_F1", "false_abstention", "abstention_recall", "ECE")

@@ -35,7 +35,8 @@ from qa.eval.data import load_qa_file  # noqa: E402
 from qa.eval.evaluate import evaluate  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
 from qa.model.query import TracedQueryEncoder  # noqa: E402
-from qa.service import QAService, open_service  # noqa: E402
+from qa.service import QAService  # noqa: E402
+from qa.startup import open_service  # noqa: E402
 
 COLUMNS = ("bare ST", "ask traced", "ask ST", "ask hit")
 

@@ -116,7 +116,8 @@ def pct(xs: list[float], p: float) -> float:
 
 def worker(args: argparse.Namespace, size: int) -> dict[str, object]:
     from qa.model.encoder import load_encoder
-    from qa.service import QAService, load_reader
+    from qa.service import QAService
+    from qa.startup import load_reader
 
     work = Path(args.work) / f"n{size}"
     idx = work / "index"

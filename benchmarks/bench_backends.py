@@ -152,7 +152,7 @@ def disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def build(kind: str, n: int, mix: Mixture, out: Path) -> float:
+def build(kind: str, n: int, mix: Mixture, out: Path, on_disk: bool = False) -> float:
     """Write the index with the production code; returns seconds (corpus generation excluded)."""
     from qa.index.backend import BackendSettings
     from qa.index.build import BuildOptions, BuildReport, _assemble, _manifest
@@ -164,14 +164,17 @@ def build(kind: str, n: int, mix: Mixture, out: Path) -> float:
     if kind == "faiss":
         docs: dict[str, Document] = {}
         chunks: list[Chunk] = []
-        cparts, sparts = [], []
+        # filled in place: concatenating slices would hold every vector twice (GBs at 1 M chunks); the
+        # unused tail of the sentence array is never touched, so it is never resident
+        cvec = np.empty((n, DIM), np.float32)
+        svec = np.empty((5 * n, DIM), np.float32)
+        rows = srows = 0
         for d, c, cv, sv in corpus(n, mix):
             docs.update(d)
             chunks += c
-            cparts.append(cv)
-            sparts.append(sv)
-        cvec, svec = np.concatenate(cparts), np.concatenate(sparts)
-        del cparts, sparts
+            cvec[rows : rows + len(cv)], svec[srows : srows + len(sv)] = cv, sv
+            rows, srows = rows + len(cv), srows + len(sv)
+        cvec, svec = cvec[:rows], svec[:srows]
         gc.collect()
         t0 = time.perf_counter()
         data = _assemble(enc, BuildOptions(), docs, chunks, cvec, svec, t0, BuildReport())
@@ -181,7 +184,7 @@ def build(kind: str, n: int, mix: Mixture, out: Path) -> float:
     from qa.index.qdrant_edge import QdrantEdgeBackend
     from qa.index.sparse import SparseParams
 
-    s = BackendSettings(kind="qdrant-edge")
+    s = BackendSettings(kind="qdrant-edge", on_disk=on_disk)
     docs, chunks = {}, []
     for d, c, _, _ in corpus(n, mix):  # texts first: the BM25 constants need the whole corpus
         docs.update(d)
@@ -201,7 +204,7 @@ def build(kind: str, n: int, mix: Mixture, out: Path) -> float:
     from qa.index.manifest import BackendEntry
 
     entry = BackendEntry("qdrant-edge", external.SHARD_DIR, "", "", params.to_dict(),
-                         {"on_disk": False, "quantization": "none", "shards": 0, "replication": 1})
+                         {"on_disk": on_disk, "quantization": "none", "shards": 0, "replication": 1})
     o = BuildOptions(backend=s)
     manifest = replace(_manifest(enc, o, DenseIndex(None, "hnsw"), docs, chunks, 0.0, {}), backend=entry)
     external._finish(tmp, out.resolve(), manifest, docs, chunks)
@@ -219,7 +222,7 @@ def questions() -> list[str]:
     return qs
 
 
-def worker(kind: str, n: int, n_queries: int, work: Path, keep: bool) -> dict[str, Any]:
+def worker(kind: str, n: int, n_queries: int, work: Path, keep: bool, on_disk: bool = False) -> dict[str, Any]:
     from qa.answer.answerer import Answerer
     from qa.index.store import load_index
     from qa.search.hybrid import Retriever
@@ -228,7 +231,7 @@ def worker(kind: str, n: int, n_queries: int, work: Path, keep: bool) -> dict[st
     out = work / f"{kind}_{n}"
     if out.exists():
         shutil.rmtree(out)
-    build_s = build(kind, n, mix, out)
+    build_s = build(kind, n, mix, out, on_disk)
     peak_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gc.collect()
     t0 = time.perf_counter()
@@ -362,6 +365,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/qa-backends"))
     ap.add_argument("--keep", action="store_true", help="keep the built indexes")
     ap.add_argument("--json", type=Path, help="also write the rows here")
+    ap.add_argument("--on-disk", action="store_true",
+                    help="qdrant-edge keeps the original vectors on disk (QA_QDRANT_ON_DISK), as for 1 M+ chunks")
     ap.add_argument("--worker", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--parity", type=Path, metavar="INDEX", help="an in-process index of the shared paragraphs")
     ap.add_argument("--data", type=Path, nargs="+", default=[SHARED / "viquad1_dev.json",
@@ -374,7 +379,7 @@ def main() -> None:
         parity(a.parity, a.data, labels, a.work)
         return
     if a.worker:
-        print(json.dumps(worker(a.worker[0], int(a.worker[1]), a.queries, a.work, a.keep)))
+        print(json.dumps(worker(a.worker[0], int(a.worker[1]), a.queries, a.work, a.keep, a.on_disk)))
         return
     rows = []
     print(f"{'backend':12}{'chunks':>10}{'build s':>9}{'load s':>8}{'search p50':>11}{'p95':>7}{'ask p50':>9}"
@@ -383,7 +388,7 @@ def main() -> None:
         ref: list | None = None
         for kind in a.backends:
             cmd = [sys.executable, __file__, "--worker", kind, str(n), "--queries", str(a.queries), "--work",
-                   str(a.work)] + (["--keep"] if a.keep else [])
+                   str(a.work)] + (["--keep"] if a.keep else []) + (["--on-disk"] if a.on_disk else [])
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 tail = (proc.stderr or "").strip().splitlines()[-1:] or ["?"]

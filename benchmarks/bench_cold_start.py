@@ -31,7 +31,7 @@ import json, sys
 from qa.config import Settings
 from qa.model.encoder import load_encoder
 from qa.model.query import fast_query_encoder
-from qa.service import open_service
+from qa.startup import open_service
 enc = load_encoder(Settings.from_env().model)
 svc = open_service(Settings.from_env().override(auto_build="missing"), encoder=enc,
                    query_encoder=fast_query_encoder(enc),

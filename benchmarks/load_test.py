@@ -40,7 +40,7 @@ import uvicorn
 from tests.conftest import FakeEncoder
 from qa.web.app import create_app
 from qa.config import Settings
-from qa.service import open_service
+from qa.startup import open_service
 svc = open_service(Settings(docs_dir=Path(sys.argv[2]), index_dir=Path(sys.argv[3])), encoder=FakeEncoder(),
                    progress=False)
 uvicorn.run(create_app(svc), host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")

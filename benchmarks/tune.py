@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qa.config import Settings  # noqa: E402
 from qa.eval.data import load_qa_file  # noqa: E402
 from qa.eval.evaluate import judge, metrics  # noqa: E402
-from qa.service import open_service  # noqa: E402
+from qa.startup import open_service  # noqa: E402
 
 
 def run(svc, items):

@@ -25,7 +25,7 @@ from qa.index.store import load_index  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
 from qa.model.query import fast_query_encoder  # noqa: E402
 from qa.search.hybrid import Retriever  # noqa: E402
-from qa.service import load_reader  # noqa: E402
+from qa.startup import load_reader  # noqa: E402
 
 
 class Svc:

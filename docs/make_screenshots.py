@@ -56,7 +56,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from qa.config import Settings, WebSettings
-    from qa.service import open_service
+    from qa.startup import open_service
     from qa.web.app import create_app
     from tests.servers import BackgroundServer  # the repository root is on sys.path (see above)
 

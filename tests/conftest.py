@@ -23,7 +23,7 @@ def seed_service(root: Path):  # type: ignore[no-untyped-def]
     import shutil
 
     from qa.config import Settings
-    from qa.service import open_service
+    from qa.startup import open_service
 
     (root / "docs").mkdir()
     shutil.copy(SEED, root / "docs" / SEED.name)
@@ -164,7 +164,7 @@ def real_service(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     import shutil
 
     from qa.config import Settings
-    from qa.service import open_service
+    from qa.startup import open_service
 
     seed = Path(__file__).resolve().parent.parent / "seeds" / "000_1ba926b528c724f1.txt"
     root = tmp_path_factory.mktemp("seed")

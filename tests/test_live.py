@@ -12,13 +12,14 @@ import httpx
 import pytest
 
 import qa.model.encoder
-import qa.service
+import qa.startup
 from qa.cli.main import main as qa_main
 from qa.config import Settings
 from qa.index.build import build_index
 from qa.index.store import load_index
 from qa.live import IndexJobs, IndexWatcher
-from qa.service import QAService, manifest_signature, open_service
+from qa.service import QAService, manifest_signature
+from qa.startup import open_service
 from qa.web.app import create_app
 from qa.web.ratelimit import RateLimiter
 from tests.conftest import FakeEncoder
@@ -254,7 +255,7 @@ def test_cli_update_is_seen_by_the_running_app(library: tuple[Path, Path], monke
     enc = FakeEncoder()
     svc = serve(docs, index, enc)
     monkeypatch.setattr(qa.model.encoder, "load_encoder", lambda *a, **k: enc)
-    monkeypatch.setattr(qa.service, "load_encoder", lambda *a, **k: enc)
+    monkeypatch.setattr(qa.startup, "load_encoder", lambda *a, **k: enc)
     app = create_app(svc, rate_limiter=RateLimiter(0), reload_interval=0.1)
     with BackgroundServer(app) as url:
         q = {"question": "Hồ Tây có chu vi bao nhiêu?"}

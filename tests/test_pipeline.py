@@ -14,7 +14,8 @@ from qa.config import Settings
 from qa.index.build import build_index, staleness, update_index
 from qa.index.store import load_index
 from qa.search.hybrid import Retriever, _z
-from qa.service import QAService, open_service
+from qa.service import QAService
+from qa.startup import open_service
 from tests.conftest import FakeEncoder
 
 CONTRACT_KEYS = {"question", "answer", "passages"}

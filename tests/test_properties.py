@@ -16,7 +16,8 @@ from qa.errors import InputError
 from qa.lang.text import fold, tokenize
 from qa.schema import Answer
 from qa.search.inputs import clean_question
-from qa.service import QAService, open_service
+from qa.service import QAService
+from qa.startup import open_service
 from tests.conftest import SEED, FakeEncoder, seed_service
 
 pytestmark = pytest.mark.slow

@@ -198,7 +198,7 @@ def _index_info(s: Settings, staleness: Any) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.cli.render import print_answer
-    from qa.service import open_service
+    from qa.startup import open_service
 
     if args.batch is None and not args.question:
         raise QAError("give a QUESTION or --batch FILE")
@@ -253,7 +253,7 @@ def _read_batch(path: str) -> list[str]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.eval.data import load_qa_file, select
     from qa.eval.evaluate import evaluate, format_report
-    from qa.service import open_service
+    from qa.startup import open_service
 
     items = select(load_qa_file(Path(args.file)), args.split)
     if not items:

@@ -99,15 +99,16 @@ def _manifest(encoder: Encoder, options: BuildOptions, dense: DenseIndex, docs: 
     )
 
 
-def _load_and_diff(docs_dir: Path, old: dict[str, Document],
+def _load_and_diff(docs_dir: Path, old: Manifest,
                    report: BuildReport) -> tuple[dict[str, Document], set[str]]:
-    """The documents on disk and the ids unchanged since `old` (same bytes); fills the report's
-    added / changed / removed lists."""
+    """The documents on disk and the ids unchanged since the `old` index (same bytes, by the manifest's
+    hashes: no old text is read); fills the report's added / changed / removed lists."""
     docs = _load_docs(docs_dir, report)
-    keep = {d for d, doc in docs.items() if d in old and old[d].sha256 == doc.sha256}
-    report.added = sorted(d for d in docs if d not in old)
-    report.changed = sorted(d for d in docs if d in old and d not in keep)
-    report.removed = sorted(d for d in old if d not in docs)
+    before = old.documents
+    keep = {d for d, doc in docs.items() if d in before and before[d].sha256 == doc.sha256}
+    report.added = sorted(d for d in docs if d not in before)
+    report.changed = sorted(d for d in docs if d in before and d not in keep)
+    report.removed = sorted(d for d in before if d not in docs)
     return docs, keep
 
 
@@ -187,7 +188,7 @@ def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: Bui
         return build_index(docs_dir, index_dir, encoder, o, progress)
     started = time.perf_counter()
     report = BuildReport(full=False)
-    docs, keep = _load_and_diff(docs_dir, old.documents, report)
+    docs, keep = _load_and_diff(docs_dir, old.manifest, report)
     # old rows of the kept documents, in the old order
     old_rows: dict[str, list[int]] = {}
     for i, c in enumerate(old.chunks):

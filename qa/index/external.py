@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,24 +150,25 @@ def load_external(live: Path, manifest: Manifest, settings: BackendSettings | No
                                 "(an update stopped half-way?); run `qa index update`")
     dim = manifest.model.dimension
     empty = np.zeros((0, dim), np.float32)
-    return IndexData(manifest, {d.doc_id: d for d in docs}, chunks, empty, empty, None, vocabulary, terms,
+    return IndexData(manifest, docs, chunks, empty, empty, None, vocabulary, terms,
                      restorer, backend=BoundBackend(engine, chunks, manifest.model))
 
 
-def _doc_order(docs: dict[str, Document], chunks: list[Chunk]) -> dict[str, list[Chunk]]:
+def _doc_order(docs: Mapping[str, Document], chunks: list[Chunk]) -> dict[str, list[Chunk]]:
     by_doc: dict[str, list[Chunk]] = {d: [] for d in docs}
     for c in chunks:
         by_doc[c.doc_id].append(c)
     return by_doc
 
 
-def _write_catalogue(tmp: Path, manifest: Manifest, docs: dict[str, Document], chunks: list[Chunk],
+def _write_catalogue(tmp: Path, manifest: Manifest, docs: Mapping[str, Document], chunks: list[Chunk],
                      vocabulary: TermVocabulary | None = None) -> Manifest:
-    from qa.index.store import _doc_row, _write_json, _write_jsonl
+    from qa.index.docfile import document_row
+    from qa.index.store import _write_json, _write_jsonl
 
     texts = [c.text for c in chunks]
-    _write_jsonl(tmp / "documents.jsonl", [_doc_row(d) for d in docs.values()])
-    _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
+    _write_jsonl(tmp / "documents.jsonl", (document_row(d) for d in docs.values()))
+    _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
     _write_json(tmp / "terms.json", CorpusTerms.build(texts).to_dict())
     restorer = DiacriticRestorer.fit(d.text[s:e] for d in docs.values() for s, e in (d.spans or ((0, len(d.text)),)))
     _write_json(tmp / "diacritics.json", restorer.to_dict())
@@ -324,7 +325,7 @@ def update_external(docs_dir: Path, index_dir: Path, encoder: Encoder, o: BuildO
         return build_external(docs_dir, index_dir, encoder, o, progress, encode)
     started = time.perf_counter()
     report = BuildReport(full=False)
-    docs, keep = _load_and_diff(docs_dir, old.documents, report)
+    docs, keep = _load_and_diff(docs_dir, old.manifest, report)
     fresh_docs = {d: docs[d] for d in docs if d not in keep}
     fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, o.chunking)]
     f_cvec, f_svec = encode(fresh_docs, fresh_chunks, progress)

@@ -49,9 +49,15 @@ class LexicalIndex:
         retrievers: dict[str, object] = {}
         for field in FIELDS:
             r = bm25s.BM25(k1=k1, b=b)
+            # ids as we go, not lists of feature strings: one new str per syllable and bigram is ~70 bytes
+            # each (over 10 GB at a million chunks); a list slot pointing at the vocabulary's int is 8.
+            # bm25s scores the same either way.
+            vocab: dict[str, int] = {}
             # bm25s needs at least one token per document; an empty chunk gets a harmless marker
-            corpus = [features(t, field == "folded") or ["\u2205"] for t in texts]
-            r.index(corpus, show_progress=False)
+            ids = [[vocab.setdefault(f, len(vocab)) for f in (features(t, field == "folded") or ["\u2205"])]
+                   for t in texts]
+            r.index((ids, vocab), show_progress=False)
+            del ids
             retrievers[field] = r
         return cls(retrievers, len(texts))
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ import numpy as np
 from qa.atomic import file_sha256, fsync_tree, swap_in, sweep
 from qa.errors import IndexCorruptError, QAError
 from qa.index.dense import DenseIndex
+from qa.index.docfile import DocumentFile, document_row
 from qa.index.lexical import CorpusTerms, LexicalIndex, lexical_files
 from qa.index.manifest import MANIFEST, FileEntry, Manifest, read_manifest, write_manifest
 from qa.lang.diacritics import DiacriticRestorer
@@ -39,10 +41,11 @@ _DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence
 
 @dataclass
 class IndexData:
-    """Everything retrieval and answering need, in memory; built once, then only read."""
+    """Everything retrieval and answering need; built once, then only read (loaded vectors are
+    read-only memory maps of the index files)."""
 
     manifest: Manifest
-    documents: dict[str, Document]
+    documents: Mapping[str, Document]  # a DocumentFile once loaded: texts read on demand
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
@@ -58,35 +61,28 @@ class IndexData:
         self.sentence_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:  # row by row: a million decoded rows at once would double the load's peak
+        yield from (json.loads(line) for line in f if line.strip())
 
 
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), "utf-8")
 
 
-def read_texts(live: Path) -> tuple[list[Document], list[Chunk]]:
-    """An index folder's documents and chunks (documents.jsonl, chunks.jsonl), whatever its backend."""
-    docs = [Document(r["doc_id"], r["title"], r["text"], r["sha256"], tuple((int(a), int(b)) for a, b in r["spans"]))
-            for r in _read_jsonl(live / "documents.jsonl")]
-    return docs, [Chunk.from_dict(r) for r in _read_jsonl(live / "chunks.jsonl")]
+def read_texts(live: Path) -> tuple[DocumentFile, list[Chunk]]:
+    """An index folder's documents (texts read on demand) and chunks, whatever its backend."""
+    return DocumentFile(live / "documents.jsonl"), [Chunk.from_dict(r) for r in _read_jsonl(live / "chunks.jsonl")]
 
 
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
-
-
-def _doc_row(d: Document) -> dict[str, Any]:
-    return {"doc_id": d.doc_id, "title": d.title, "sha256": d.sha256, "text": d.text,
-            "spans": [list(s) for s in d.spans]}
 
 
 def save_index(data: IndexData, live: Path) -> IndexData:
@@ -97,10 +93,11 @@ def save_index(data: IndexData, live: Path) -> IndexData:
     tmp = Path(tempfile.mkdtemp(prefix=f".{live.name}.new-", dir=live.parent))
     try:
         assert data.dense is not None and isinstance(data.lexical, LexicalIndex), "an in-process index"
-        _write_jsonl(tmp / "documents.jsonl", [_doc_row(d) for d in data.documents.values()])
-        _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in data.chunks])
-        np.save(tmp / "chunk_vectors.npy", data.chunk_vectors.astype(np.float32))
-        np.save(tmp / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
+        _write_jsonl(tmp / "documents.jsonl", (document_row(d) for d in data.documents.values()))
+        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in data.chunks))  # streamed: 1 M rows
+        # asarray, not astype: no second copy of the vectors (GBs at a million chunks) just to write them
+        np.save(tmp / "chunk_vectors.npy", np.asarray(data.chunk_vectors, dtype=np.float32))
+        np.save(tmp / "sentence_vectors.npy", np.asarray(data.sentence_vectors, dtype=np.float32))
         data.dense.save(tmp / "dense.faiss")
         data.lexical.save(tmp)
         _write_json(tmp / "terms.json", data.terms.to_dict())
@@ -169,8 +166,11 @@ def load_index(live: Path, backend: BackendSettings | None = None) -> IndexData:
     verify_files(live, manifest)
     try:
         docs, chunks = read_texts(live)
-        chunk_vectors = np.load(live / "chunk_vectors.npy", allow_pickle=False)
-        sentence_vectors = np.load(live / "sentence_vectors.npy", allow_pickle=False)
+        # memory-mapped, read-only: a search reads only its candidates' rows, so the resident set is the
+        # pages questions touch and the OS page cache (shared by every process serving this index) holds
+        # the rest; a swapped-in rebuild leaves these mappings valid (the old files live while mapped)
+        chunk_vectors = np.load(live / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
+        sentence_vectors = np.load(live / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
         terms = CorpusTerms.from_dict(_read_json(live / "terms.json"))
         restorer = DiacriticRestorer.from_dict(_read_json(live / "diacritics.json"))
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -186,5 +186,5 @@ def load_index(live: Path, backend: BackendSettings | None = None) -> IndexData:
         raise IndexCorruptError(f"{live}/dense.faiss has {dense.ntotal} vectors for {len(chunks)} chunks; "
                                 "run `qa index build`")
     lexical = LexicalIndex.load(live, len(chunks))
-    return IndexData(manifest, {d.doc_id: d for d in docs}, chunks, chunk_vectors, sentence_vectors,
+    return IndexData(manifest, docs, chunks, chunk_vectors, sentence_vectors,
                      dense, lexical, terms, restorer)

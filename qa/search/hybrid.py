@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.index.backend import InProcessBackend, RowSearch, SearchRequest
+from qa.index.backend import RowSearch, SearchRequest
+from qa.index.inprocess import InProcessBackend
 from qa.index.sparse import LexicalQuery
 from qa.index.store import IndexData
 from qa.model.encoder import Encoder

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from itertools import islice
 
 from qa.lang.names import person_names
 from qa.lang.text import fold
 from qa.schema import Document
 
 
-def example_questions(documents: Iterable[Document], n: int = 4) -> list[str]:
-    """Up to `n` distinct questions the documents can answer."""
+def example_questions(documents: Iterable[Document], n: int = 4, scan: int = 50) -> list[str]:
+    """Up to `n` distinct questions the first `scan` documents can answer."""
     names: Counter[str] = Counter()
     headings: list[str] = []
-    for doc in documents:
+    # a few examples need a few documents: reading all of a 100 k-document index per page load would not do
+    for doc in islice(documents, scan):
         for s, e in doc.spans:
             block = doc.text[s:e]
             names.update(person_names(block))

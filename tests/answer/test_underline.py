@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qa.answer.terms import underline_terms
 from qa.config import Settings
-from qa.service import open_service
+from qa.startup import open_service
 from tests.conftest import FakeEncoder
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_1ba926b528c724f1.txt"

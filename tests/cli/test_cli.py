@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import qa.model.encoder
-import qa.service
+import qa.startup
 from qa.cli.main import main
 
 
@@ -23,7 +23,7 @@ def loads(monkeypatch: pytest.MonkeyPatch, fake_encoder: Any) -> list[str]:
         return fake_encoder
 
     monkeypatch.setattr(qa.model.encoder, "load_encoder", load)
-    monkeypatch.setattr(qa.service, "load_encoder", load)
+    monkeypatch.setattr(qa.startup, "load_encoder", load)
     return calls
 
 

@@ -19,10 +19,10 @@ from qa.index.backend import (
     BackendError,
     ChunkPoint,
     IndexBackend,
-    InProcessBackend,
     SearchRequest,
     chunk_points,
 )
+from qa.index.inprocess import InProcessBackend
 from qa.index.lexical import LexicalIndex
 from qa.index.manifest import ModelFingerprint
 from qa.index.sparse import LexicalQuery, SparseParams

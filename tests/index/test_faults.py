@@ -22,7 +22,8 @@ from qa.config import Settings
 from qa.errors import IndexCorruptError, NoDocumentsError
 from qa.index.build import build_index
 from qa.index.store import load_index, read_manifest
-from qa.service import QAService, open_service
+from qa.service import QAService
+from qa.startup import open_service
 from tests.conftest import REPO, SEED, SMALL_CORPUS, FakeEncoder
 
 QUESTION = "Ai chủ trì hội nghị cán bộ chủ chốt thành phố?"

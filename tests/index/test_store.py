@@ -22,7 +22,7 @@ from qa.errors import IndexCorruptError, IndexMissingError, QAError
 from qa.index.build import build_index, update_index
 from qa.index.manifest import Manifest, read_manifest
 from qa.index.store import load_index
-from qa.service import open_service
+from qa.startup import open_service
 from tests.conftest import SEED, SMALL_CORPUS, FakeEncoder
 
 
@@ -219,6 +219,25 @@ def test_swap_replaces_live_index(idx: Path, docs: Path, exchange: bool,
     assert sorted(data.documents) == [SEED.name, "hue.txt"]
     leftovers = sorted(p.name for p in idx.parent.iterdir() if p.name.startswith(".idx."))
     assert leftovers == ([] if exchange else [f".idx.old-{os.getpid()}"])
+
+
+def test_vectors_are_mapped_and_outlive_the_swap(idx: Path, docs: Path) -> None:
+    # loaded vectors are read-only maps of the files: a rebuild swapped in (and the old folder deleted)
+    # must not pull them from under the index that is still serving
+    from qa.search.hybrid import Retriever
+
+    old = load_index(idx)
+    assert isinstance(old.sentence_vectors, np.memmap) and isinstance(old.chunk_vectors, np.memmap)
+    assert not old.sentence_vectors.flags.writeable
+    before = np.array(old.sentence_vectors)
+    (docs / "hue.txt").write_text(SMALL_CORPUS["hue.txt"], "utf-8")
+    build_index(docs, idx, FakeEncoder())
+    for p in idx.parent.glob(".idx.old-*"):
+        shutil.rmtree(p)
+    np.testing.assert_array_equal(np.asarray(old.sentence_vectors), before)
+    hits = Retriever(old, FakeEncoder()).search("Hội nghị tổ chức ở đâu?", k=3).hits
+    assert hits and all(old.chunks[h.chunk_id].doc_id == SEED.name for h in hits)
+    assert sorted(load_index(idx).documents) == [SEED.name, "hue.txt"]
 
 
 # --- disk full while writing: the previous index keeps serving -------------------------------------

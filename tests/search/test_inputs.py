@@ -13,7 +13,8 @@ from qa.cli import main as cli
 from qa.config import Settings
 from qa.errors import InputError, QAError
 from qa.search.inputs import DEFAULT_MAX_CHARS, clean_question
-from qa.service import QAService, open_service
+from qa.service import QAService
+from qa.startup import open_service
 from tests.conftest import SMALL_CORPUS, FakeEncoder
 
 EMPTY_VI = "Vui lòng nhập câu hỏi."
@@ -177,7 +178,7 @@ def test_ask_any_unicode(svc: QAService, q: str) -> None:
 @pytest.fixture
 def cli_args(corpus: tuple[Path, Path], svc: QAService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """`qa ask` on the index `svc` built (asking never builds one)."""
-    monkeypatch.setattr("qa.service.load_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr("qa.startup.load_encoder", lambda *a, **k: FakeEncoder())
     monkeypatch.setattr("qa.model.encoder.load_encoder", lambda *a, **k: FakeEncoder())  # the CLI's own path
     docs, idx = corpus
     return ["ask", "--index", str(idx), "--docs", str(docs)]

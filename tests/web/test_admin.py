@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from qa.config import Settings, WebSettings
 from qa.index.build import build_index
-from qa.service import QAService, manifest_signature, open_service
+from qa.service import QAService, manifest_signature
+from qa.startup import open_service
 from qa.web.admin import MAX_UNZIPPED
 from qa.web.app import create_app
 from qa.web.ratelimit import RateLimiter

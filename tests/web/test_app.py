@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from qa.config import Settings
 from qa.errors import InputError, QAError
 from qa.schema import Answer
-from qa.service import QAService, open_service
+from qa.service import QAService
+from qa.startup import open_service
 from qa.web.app import create_app
 from qa.web.chat import chat_turn
 from qa.web.ratelimit import RateLimiter

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from qa.config import Settings
-from qa.service import QAService, open_service
+from qa.service import QAService
+from qa.startup import open_service
 from qa.web.app import create_app
 from tests.servers import BackgroundServer
 

@@ -1,0 +1,134 @@
+"""Starting the service: load the model, the index (building or refreshing it as the settings allow) and
+the reader, then hand them to `QAService`::
+
+    svc = open_service(Settings.from_env())     # the CLI, `python app.py` and the benchmarks start here
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.config import Settings
+from qa.errors import IndexCorruptError, IndexMissingError, ModelError, QAError
+from qa.index.build import build_index, model_fingerprint, staleness, update_index
+from qa.index.manifest import read_manifest
+from qa.index.store import IndexData, load_index
+from qa.index.vectors import Progress
+from qa.model.encoder import DEFAULT_MODEL, Encoder, load_encoder
+from qa.service import QAService, manifest_signature
+
+if TYPE_CHECKING:
+    from qa.answer.verify import Verifier
+    from qa.reader.read import SpanReader
+
+# A progress bar factory: (enabled, description[, unit]) -> context manager yielding a (done, total) callback.
+ProgressBar = Callable[..., AbstractContextManager[Progress | None]]
+
+
+def _log_default(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _no_bar(enabled: bool, desc: str, unit: str = "") -> AbstractContextManager[Progress | None]:
+    return nullcontext(None)
+
+
+def open_service(settings: Settings, encoder: Encoder | None = None,
+                 log: Callable[[str], None] = _log_default, progress: bool = True,
+                 query_encoder: Encoder | None = None, bar: ProgressBar | None = None) -> QAService:
+    """Load the model and the index, building or refreshing the index as `settings.auto_build` allows."""
+    if encoder is None:
+        if settings.model.model == DEFAULT_MODEL:
+            from qa.model.cache import default_model_dir, is_prepared, prepare_default_model
+
+            # the first start converts the embedded model (seconds): show it rather than a silent wait
+            if not is_prepared(default_model_dir(settings.model.cache_dir), verify=False):
+                with (bar or _no_bar)(progress, "Converting the embedded model (first start only)", "steps") as cb:
+                    prepare_default_model(settings.model.cache_dir, log=log, progress=cb)
+        log(f"Loading embedding model {settings.model.model}…")
+        encoder = load_encoder(settings.model)
+    data = ensure_index(settings, encoder, log, progress, bar)
+    if query_encoder is None and settings.model.fast_query:
+        # a traced copy of the same model embeds questions ~2x faster (identical vectors); a no-op
+        # for other encoders
+        from qa.model.query import fast_query_encoder
+
+        query_encoder = fast_query_encoder(encoder)
+    reader, verifier = load_reader(settings, encoder, log)
+    signature = manifest_signature(settings.index_dir)
+    try:
+        if read_manifest(settings.index_dir) != data.manifest:
+            signature = ""  # rebuilt meanwhile: the watcher loads the newer one at once
+    except QAError:
+        signature = ""
+    return QAService(data, encoder, settings, query_encoder=query_encoder, reader=reader, verifier=verifier,
+                     signature=signature)
+
+
+def load_reader(settings: Settings, encoder: Encoder,
+                log: Callable[[str], None] = _log_default) -> tuple[SpanReader | None, Verifier | None]:
+    """The span reader and its verifier (QA_READER), or (None, None) when off or not applicable.
+
+    The reader is trained on the embedded model's own layers: with another model, or an injected
+    test encoder, the answerer works without it (by sentence scores), and says so for a real model.
+    """
+    if settings.reader == "off":
+        return None, None
+    from qa.answer.verify import Verifier
+    from qa.reader.read import SHIPPED, reader_for
+
+    folder = SHIPPED if settings.reader == "default" else Path(settings.reader)
+    if not (folder / "reader.json").is_file():
+        if settings.reader == "default":
+            return None, None
+        raise ModelError(f"QA_READER={settings.reader}: no reader there (reader.json); give a folder made by "
+                         "`qa reader train`, or `default`, or `off`")
+    if not hasattr(encoder, "model") or encoder.name != DEFAULT_MODEL:
+        if hasattr(encoder, "model"):
+            log(f"The span reader needs the embedded model, not {encoder.name}; answering without it")
+        return None, None
+    try:
+        verifier = Verifier.from_dict(json.loads((folder / "verifier.json").read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{folder / 'verifier.json'} is unreadable ({e}); retrain with `qa reader train`") from e
+    reader = reader_for(encoder, folder)
+    if settings.model.fast_query:  # same switch as the traced question encoder: checked equal, else kept eager
+        reader.trace()
+    return reader, verifier
+
+
+def ensure_index(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,
+                 progress: bool = True, bar: ProgressBar | None = None) -> IndexData:
+    """Load the index; build it if missing/damaged, update it if stale or made by another model."""
+    bar = bar or _no_bar
+    idx, docs = settings.index_dir, settings.docs_dir
+    try:
+        data = load_index(idx)
+    except (IndexMissingError, IndexCorruptError) as e:
+        if settings.auto_build == "never":
+            raise
+        log(f"{e} — building the index from {docs}…")
+        with bar(progress, "Building the index") as cb:
+            build_index(docs, idx, encoder, settings.build, progress=cb)
+        return load_index(idx)
+    if settings.auto_build != "stale":
+        return data
+    stale = staleness(docs, idx) if docs.is_dir() else {"added": [], "changed": [], "removed": []}
+    wrong_model = data.manifest.model != model_fingerprint(encoder)
+    if wrong_model or any(stale.values()):
+        reason = "model changed" if wrong_model else ", ".join(f"{k}: {len(v)}" for k, v in stale.items() if v)
+        log(f"Index at {idx} is out of date ({reason}) — updating…")
+        try:
+            with bar(progress, "Updating the index") as cb:
+                update_index(docs, idx, encoder, settings.build, progress=cb)
+        except QAError as e:
+            # keep serving the index we have rather than failing (and crash-looping under a supervisor)
+            log(f"Index update failed, serving the previous index: {e}")
+            return data
+        data = load_index(idx)
+    return data
