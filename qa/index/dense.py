@@ -59,6 +59,12 @@ class DenseParams:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+class _Borrowed(np.ndarray):
+    """An array over memory another object owns (`owner`), which lives as long as the array."""
+
+    owner: Any = None
+
+
 class DenseIndex:
     """A FAISS index over L2-normalized vectors (inner product = cosine)."""
 
@@ -117,6 +123,22 @@ class DenseIndex:
         else:
             out = self.index.search(x, k)
         return out[0], out[1]
+
+    def stored_vectors(self) -> np.ndarray | None:
+        """The vectors FAISS holds (flat and HNSW keep them as they are), as a read-only view that keeps
+        this index alive; None for IVF. Lets a loaded index keep one copy of its chunk vectors."""
+        import faiss
+
+        if self.kind not in ("flat", "hnsw") or self.ntotal == 0:
+            return None
+        store: Any = faiss.downcast_index(self.index.storage) if self.kind == "hnsw" else self.index
+        if not hasattr(store, "get_xb"):
+            return None
+        raw = faiss.rev_swig_ptr(store.get_xb(), self.ntotal * self.index.d).reshape(self.ntotal, self.index.d)
+        view = raw.view(_Borrowed)
+        view.owner = self  # a slice of the view keeps the view, hence FAISS's memory, alive
+        view.flags.writeable = False
+        return view
 
     def save(self, path: Path) -> None:
         import faiss

@@ -154,6 +154,22 @@ def verify_files(live: Path, manifest: Manifest) -> None:
                 raise IndexCorruptError(f"{p}: checksum mismatch (corrupted); run `qa index build`")
 
 
+def _one_copy(live: Path, dense: DenseIndex, mapped: np.ndarray) -> np.ndarray:
+    """FAISS's own copy of the chunk vectors where it keeps one (flat, HNSW), checked equal to the file's;
+    else the file's map. Holding both would keep the chunk vectors in memory twice."""
+    stored = dense.stored_vectors()
+    if stored is None:
+        return mapped
+    if stored.shape != mapped.shape:
+        raise IndexCorruptError(f"{live}: dense.faiss holds {stored.shape} vectors, chunk_vectors.npy "
+                                f"{mapped.shape}; run `qa index build`")
+    for a in range(0, len(stored), 65_536):  # in blocks: no full-size temporary
+        if not np.array_equal(stored[a : a + 65_536], mapped[a : a + 65_536]):
+            raise IndexCorruptError(f"{live}: dense.faiss and chunk_vectors.npy disagree from row {a}; "
+                                    "run `qa index build`")
+    return stored
+
+
 def load_index(live: Path, backend: BackendSettings | None = None) -> IndexData:
     """Load and validate an index folder; its vectors from the engine its manifest names (`backend`, the
     configured QA_BACKEND, must agree when given; None = as recorded)."""
@@ -185,6 +201,7 @@ def load_index(live: Path, backend: BackendSettings | None = None) -> IndexData:
     if dense.ntotal != len(chunks):
         raise IndexCorruptError(f"{live}/dense.faiss has {dense.ntotal} vectors for {len(chunks)} chunks; "
                                 "run `qa index build`")
+    chunk_vectors = _one_copy(live, dense, chunk_vectors)
     lexical = LexicalIndex.load(live, len(chunks))
     return IndexData(manifest, docs, chunks, chunk_vectors, sentence_vectors,
                      dense, lexical, terms, restorer)

@@ -227,8 +227,8 @@ def test_vectors_are_mapped_and_outlive_the_swap(idx: Path, docs: Path) -> None:
     from qa.search.hybrid import Retriever
 
     old = load_index(idx)
-    assert isinstance(old.sentence_vectors, np.memmap) and isinstance(old.chunk_vectors, np.memmap)
-    assert not old.sentence_vectors.flags.writeable
+    assert isinstance(old.sentence_vectors, np.memmap)
+    assert not old.sentence_vectors.flags.writeable and not old.chunk_vectors.flags.writeable
     before = np.array(old.sentence_vectors)
     (docs / "hue.txt").write_text(SMALL_CORPUS["hue.txt"], "utf-8")
     build_index(docs, idx, FakeEncoder())
@@ -339,3 +339,19 @@ def test_update_with_nothing_changed_reuses_everything(idx: Path, docs: Path,
     assert (rep.full, rep.added, rep.changed, rep.removed, rep.reused_documents, enc.encoded) == (
         False, [], [], [], 1, 0)
     assert load_index(idx).chunks == load_index(template[0]).chunks
+
+
+def test_chunk_vectors_are_held_once_and_outlive_their_index(idx: Path) -> None:
+    import gc
+
+    from qa.index.dense import DenseIndex
+    from qa.index.store import _one_copy
+
+    on_disk = np.load(idx / "chunk_vectors.npy")
+    vectors = load_index(idx).chunk_vectors  # FAISS's copy (a flat index here), the rest of the index dropped
+    gc.collect()
+    assert not isinstance(vectors, np.memmap)
+    np.testing.assert_array_equal(np.asarray(vectors[3:7]), on_disk[3:7])
+    other = DenseIndex.build(np.roll(on_disk, 1, axis=0))
+    with pytest.raises(IndexCorruptError, match="disagree from row 0"):
+        _one_copy(idx, other, on_disk)
