@@ -1,24 +1,26 @@
-"""Whole answers on data the system was not tuned on: with and without the reader, and each evidence check.
+"""Whole answers on data the system was not tuned on: the reader and its decision, the rules, each evidence check.
 
-    python benchmarks/bench_answers.py --data ../shared/data/viquad1_dev.json ../shared/data/zalo2019_train.json \
-        --work /tmp/qa-retrieval --seed-index /tmp/seed-index [--reader DIR] [--ablate] [--limit N] [--windows 3]
+    python benchmarks/bench_answers.py --data-all ../shared/data/viquad1_dev.json \
+        --data ../shared/data/zalo2019_train.json --work /tmp/qa-answers [--reader DIR] [--ablate] [--read 1 2 3]
 
-Sets (every figure printed per set):
-  <file> test             the `test` half of the held-out paragraphs' questions (the `calib` half fitted
-                          the verifier; the reader trained on neither), over an index of every shared paragraph
-                          (built by benchmarks/bench_retrieval.py into --work): R@1, highlight hit
-                          (the answering sentence holds a gold answer), phrase EM/F1, false abstentions, ECE;
-  <file> unanswerable     the same questions over an index of the training paragraphs only (their own
-                          paragraph is absent: the system should abstain);
-  seed_dev, seed_holdout  the seed article's sets (tests/data), near-miss and off-topic questions included.
-Configurations: `rules` (no reader: sentence scores and hand thresholds, as before the reader), `reader`
-(span reader + verifier, every evidence check on), and with --ablate `reader -<check>` for each check
-of qa.answer.evidence and `reader -all` (none): a check stays only if it helps on these held-out sets.
+Sets (every figure printed per set and configuration):
+  <file> test           the `test` half of a held-out file's questions (the `calib` half fitted the decision;
+                        the reader trained on neither), over an index of all of that file's held-out paragraphs
+                        plus the seed article: R@1, highlight hit (the answer sentence holds a gold answer),
+                        phrase EM/F1, false abstentions, ECE of the shown confidence;
+  <file> unanswerable   the same questions with their own paragraph left out of the results (the system
+                        should abstain): abstention recall;
+  seed_dev, seed_holdout  the seed article's sets (tests/data), near-miss and off-topic questions included
+                        (seed_dev helped fit the decision; seed_holdout did not).
+Configurations: `reader` (the shipped defaults), `rules` (no reader: the sentence rules), with --read N
+the reader reading N passages, and with --ablate `reader +<check>` for each check of qa.answer.evidence
+added as a veto (and `reader +all`): a check is kept only if it helps on these sets.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -40,77 +42,93 @@ from qa.search.hybrid import Retriever  # noqa: E402
 from qa.startup import load_reader  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "seeds"
 COLS = ("n", "R@1", "highlight_hit", "phrase_EM", "phrase_F1", "false_abstention", "abstention_recall", "ECE")
 
 
 class Svc:
-    """What `evaluate` needs: `ask` and `data.documents`."""
+    """What `evaluate` needs: `ask` and `data.documents`; `exclude` leaves a question's own paragraph out."""
 
-    def __init__(self, data: IndexData, answerer: Answerer) -> None:
-        self.data, self.answerer = data, answerer
+    def __init__(self, data: IndexData, answerer: Answerer, exclude: dict[str, set[str]] | None = None) -> None:
+        self.data, self.answerer, self.exclude = data, answerer, exclude or {}
+        self.seconds: list[float] = []
 
     def ask(self, question: str, top_k: int = 5, history: object = None) -> Any:
-        return self.answerer.ask(question, top_k=top_k)  # follow-ups unresolved here: `qa eval` resolves them
+        t0 = time.perf_counter()
+        ans = self.answerer.ask(question, top_k=top_k, exclude_docs=self.exclude.get(question, set()))
+        self.seconds.append(time.perf_counter() - t0)
+        return ans
 
 
-def row(name: str, m: dict[str, Any], seconds: float) -> None:
+def row(name: str, m: dict[str, Any], ms: float) -> None:
     cells = "".join(f"{m[c]:>9.3f}" if isinstance(m.get(c), float) else f"{m.get(c, '-')!s:>9}" for c in COLS)
-    print(f"  {name:40}{cells}   ({seconds:.0f} s)", flush=True)
+    print(f"  {name:28}{cells}   {ms:6.0f} ms/q", flush=True)
+
+
+def index_of(work: Path, name: str, items: list[EvalItem], enc: Any, settings: Settings) -> IndexData:
+    """An index of the items' paragraphs and the seed article, built once into `work`."""
+    idx = work / f"index-{name}"
+    if not (idx / "manifest.json").is_file():
+        docs = work / f"docs-{name}"
+        write_paragraph_docs(items, docs)
+        for p in SEED.iterdir():
+            shutil.copy(p, docs / p.name)
+        build_index(docs, idx, enc, settings.build)
+    return load_index(idx)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", nargs="+", required=True)
-    ap.add_argument("--work", default="/tmp/qa-retrieval")
-    ap.add_argument("--seed-index", required=True)
+    ap.add_argument("--data", nargs="*", default=[], help="files split by paragraph hash (their held-out part)")
+    ap.add_argument("--data-all", nargs="*", default=[], help="held-out files (a dev split)")
+    ap.add_argument("--work", default="/tmp/qa-answers")
     ap.add_argument("--reader", default="default", help="a reader folder (default: the shipped one)")
     ap.add_argument("--ablate", action="store_true")
+    ap.add_argument("--read", type=int, nargs="*", default=[], help="also read this many passages")
+    ap.add_argument("--sets", nargs="*", default=None, help="only these sets (by name prefix)")
     ap.add_argument("--limit", type=int, default=0, help="at most N questions per set")
-    ap.add_argument("--windows", type=int, nargs="*", default=[],
-                    help="also the reader reading this many windows per question (the shipped count is "
-                         f"{AnswerParams().reader_windows})")
     args = ap.parse_args()
     settings = replace(Settings.from_env(), reader=args.reader)
     enc = load_encoder(settings.model)
     query_enc = fast_query_encoder(enc)
-    reader, verifier = load_reader(settings, enc)
-    if reader is None:
-        raise SystemExit(f"no reader at {args.reader}")
+    choice = load_reader(settings, enc)
+    if choice.reader is None:
+        raise SystemExit(f"no reader: {choice.answering}")
     work = Path(args.work)
-    every = load_index(work / "index")
-    items_of = {Path(f).stem: load_qa_file(Path(f)) for f in args.data}
-    train_only = work / "index-train"
-    if not (train_only / "manifest.json").is_file():
-        train_items = [it for items in items_of.values() for it in select(items, "train")]
-        write_paragraph_docs(train_items, work / "docs-train")
-        build_index(work / "docs-train", train_only, enc, settings.build)
-    trained = load_index(train_only)
-    seed = load_index(Path(args.seed_index))
-    sets: list[tuple[str, IndexData, list[EvalItem]]] = []
-    for name, items in items_of.items():
-        held = select(items, "test")[: args.limit or None]  # the calib half fitted the verifier
-        sets.append((f"{name} test", every, held))
-        unanswerable = [replace(it, answers=(), starts=(), context=None) for it in held]
-        sets.append((f"{name} unanswerable", trained, unanswerable))
+    work.mkdir(parents=True, exist_ok=True)
+    sets: list[tuple[str, IndexData, list[EvalItem], dict[str, set[str]]]] = []
+    files = [(f, "heldout", "test") for f in args.data] + [(f, "all", "test_all") for f in args.data_all]
+    for f, shown, tested in files:
+        name = Path(f).stem
+        every = load_qa_file(Path(f))
+        data = index_of(work, name, select(every, shown), enc, settings)  # type: ignore[arg-type]
+        held = [it for it in select(every, tested) if it.answers][: args.limit or None]  # type: ignore[arg-type]
+        own = {it.question: {d for d, doc in data.documents.items() if it.context and it.context in doc.text}
+               for it in held}
+        sets.append((f"{name} test", data, held, {}))
+        sets.append((f"{name} unanswerable", data, [replace(it, answers=(), starts=()) for it in held], own))
+    seed = index_of(work, "seed", [], enc, settings)
     for f in ("seed_dev", "seed_holdout"):
-        sets.append((f, seed, load_qa_file(REPO / "tests" / "data" / f"{f}.json")[: args.limit or None]))
-    configs: list[tuple[str, AnswerParams, bool]] = [("rules", AnswerParams(), False), ("reader", AnswerParams(), True)]
-    for w in args.windows:
-        configs.append((f"reader, {w} windows", AnswerParams(reader_windows=w), True))
+        sets.append((f, seed, load_qa_file(REPO / "tests" / "data" / f"{f}.json")[: args.limit or None], {}))
+    base = AnswerParams()
+    configs: list[tuple[str, AnswerParams, bool]] = [("reader", base, True), ("rules", base, False)]
+    configs += [(f"reader, {n} passages", replace(base, passages_read=n), True) for n in args.read]
     if args.ablate:
-        for check in sorted(ALL_CHECKS):
-            configs.append((f"reader -{check}", AnswerParams(evidence_checks=ALL_CHECKS - {check}), True))
-        configs.append(("reader -all", AnswerParams(evidence_checks=frozenset()), True))
-    retrievers = {id(d): Retriever(d, query_enc) for d in (every, trained, seed)}
-    print(f"{'':42}" + "".join(f"{c[:9]:>9}" for c in COLS))
-    for set_name, data, items in sets:
+        configs += [(f"reader +{c}", replace(base, evidence_checks=frozenset({c})), True) for c in sorted(ALL_CHECKS)]
+        configs.append(("reader +all", replace(base, evidence_checks=ALL_CHECKS), True))
+    retrievers = {id(d): Retriever(d, query_enc) for _, d, _, _ in sets}
+    print(f"reader: {choice.answering}; answer at P ≥ {choice.decision.answer_at:.3f}" if choice.decision else "")
+    print(f"{'':30}" + "".join(f"{c[:9]:>9}" for c in COLS))
+    for set_name, data, items, exclude in sets:
+        if args.sets and not any(set_name.startswith(s) for s in args.sets):
+            continue
         print(f"{set_name} ({len(items)} questions)")
         for cfg_name, params, with_reader in configs:
-            a = Answerer(data, retrievers[id(data)], params, reader if with_reader else None,
-                         verifier if with_reader else None)
-            t0 = time.perf_counter()
-            report = evaluate(Svc(data, a), items)
-            row(cfg_name, report["overall"], time.perf_counter() - t0)
+            a = Answerer(data, retrievers[id(data)], params, choice.reader if with_reader else None,
+                         choice.decision if with_reader else None)
+            svc = Svc(data, a, exclude)
+            report = evaluate(svc, items)
+            row(cfg_name, report["overall"], 1000 * sorted(svc.seconds)[len(svc.seconds) // 2])
 
 
 if __name__ == "__main__":

@@ -133,13 +133,13 @@ def worker(args: argparse.Namespace, size: int) -> dict[str, object]:
     rss_model = rss_mb()
     data = load_index(idx)
     rss_index = rss_mb()
-    reader, verifier = load_reader(settings, model, log=lambda m: None)
+    choice = load_reader(settings, model, log=lambda m: None)
     from qa.model.query import fast_query_encoder
 
     fast = fast_query_encoder(model)
     plain = QAService(data, model, replace(settings, batch_wait_ms=0), query_encoder=fast)
-    full = QAService(data, model, replace(settings, batch_wait_ms=0), query_encoder=fast, reader=reader,
-                     verifier=verifier)
+    full = QAService(data, model, replace(settings, batch_wait_ms=0), query_encoder=fast, reader=choice.reader,
+                     decision=choice.decision)
     qs = questions(args.data, args.questions)
     warm = questions(args.data, args.questions + 10)[args.questions:]
     def bare(q: str) -> object:

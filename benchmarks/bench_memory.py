@@ -74,11 +74,12 @@ def main() -> None:
     step("traced question encoder")
     data = load_index(idx)
     step("index")
-    reader, verifier = load_reader(s, model, log=lambda m: None)
+    choice = load_reader(s, model, log=lambda m: None)
     step("reader")
     qs = questions(a.data, a.questions)
     plain = QAService(data, model, replace(s, batch_wait_ms=0), query_encoder=fast)
-    full = QAService(data, model, replace(s, batch_wait_ms=0), query_encoder=fast, reader=reader, verifier=verifier)
+    full = QAService(data, model, replace(s, batch_wait_ms=0), query_encoder=fast, reader=choice.reader,
+                      decision=choice.decision)
     for q in qs[:30]:
         plain.ask(q)
     step("30 questions")

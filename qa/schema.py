@@ -126,6 +126,7 @@ class AnswerSpan:
     end: int
     score: float
     phrase: Phrase | None = None
+    tentative: bool = False  # a best guess shown as uncertain ("Có thể: …"): the probability is low
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +136,7 @@ class AnswerSpan:
             "end": self.end,
             "score": round(float(self.score), 6),
             "phrase": self.phrase.to_dict() if self.phrase else None,
+            "tentative": self.tentative,
         }
 
 

@@ -31,7 +31,7 @@ from qa.search.hybrid import Retriever
 from qa.search.inputs import clean_question
 
 if TYPE_CHECKING:
-    from qa.answer.verify import Verifier
+    from qa.answer.decide import Decision
     from qa.reader.read import SpanReader
 
 MAX_HISTORY_ITEMS = 20  # previous questions a request may send (the newest few are used)
@@ -80,7 +80,7 @@ class QAService:
 
     def __init__(self, data: IndexData, encoder: Encoder, settings: Settings,
                  query_encoder: Encoder | None = None, reader: SpanReader | None = None,
-                 verifier: Verifier | None = None, signature: str = "") -> None:
+                 decision: Decision | None = None, signature: str = "", answering: str = "") -> None:
         self.encoder = encoder
         self.settings = settings
         self._arrivals = Arrivals()  # asks not yet at the encoder: the batch waits only for those
@@ -89,14 +89,16 @@ class QAService:
             # concurrent users' questions share one encoder forward (qa.batching)
             self.query_encoder = BatchingEncoder(self.query_encoder, settings.batch_wait_ms / 1000,
                                                  settings.batch_max, gate=self._arrivals)
-        self.reader, self.verifier = reader, verifier
+        self.reader, self.decision = reader, decision
+        # what answers, shown by /healthz: the reader, or the sentence rules and why
+        self.answering = answering or ("reader" if reader is not None else "sentence rules")
         self.reloads = 0
         self.reload_error = ""  # why the newest index on disk is not served ("" when it is)
         self._reload_lock = threading.Lock()
         self._snap = self._snapshot(data, signature)
 
     def _snapshot(self, data: IndexData, signature: str) -> Snapshot:
-        answerer = Answerer(data, Retriever(data, self.query_encoder), reader=self.reader, verifier=self.verifier)
+        answerer = Answerer(data, Retriever(data, self.query_encoder), reader=self.reader, decision=self.decision)
         return Snapshot(data, answerer, signature, _now())
 
     @property
@@ -228,6 +230,7 @@ class QAService:
             "dense_index": m.dense_kind,
             "loaded_at": snap.loaded_at,
             "reloads": self.reloads,
+            "answering": self.answering,
         }
         if self.reload_error:
             out["reload_error"] = self.reload_error

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from qa.model.encoder import DEFAULT_MODEL, Encoder, load_encoder
 from qa.service import QAService, manifest_signature
 
 if TYPE_CHECKING:
-    from qa.answer.verify import Verifier
+    from qa.answer.decide import Decision
     from qa.reader.read import SpanReader
 
 # A progress bar factory: (enabled, description[, unit]) -> context manager yielding a (done, total) callback.
@@ -38,10 +39,21 @@ def _no_bar(enabled: bool, desc: str, unit: str = "") -> AbstractContextManager[
     return nullcontext(None)
 
 
+@dataclass(frozen=True)
+class ReaderChoice:
+    """What answers questions: the span reader and its decision, or (None, None) and the sentence rules."""
+
+    reader: SpanReader | None
+    decision: Decision | None
+    answering: str  # for the log and /healthz: "reader (folder)" or "sentence rules: why"
+
+
 def open_service(settings: Settings, encoder: Encoder | None = None,
                  log: Callable[[str], None] = _log_default, progress: bool = True,
-                 query_encoder: Encoder | None = None, bar: ProgressBar | None = None) -> QAService:
-    """Load the model and the index, building or refreshing the index as `settings.auto_build` allows."""
+                 query_encoder: Encoder | None = None, bar: ProgressBar | None = None,
+                 reader: ReaderChoice | None = None) -> QAService:
+    """Load the model and the index, building or refreshing the index as `settings.auto_build` allows;
+    `reader` replaces the one the settings name (tests inject a fake one)."""
     if encoder is None:
         if settings.model.model == DEFAULT_MODEL:
             from qa.model.cache import default_model_dir, is_prepared, prepare_default_model
@@ -59,47 +71,53 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
         from qa.model.query import fast_query_encoder
 
         query_encoder = fast_query_encoder(encoder)
-    reader, verifier = load_reader(settings, encoder, log)
+    choice = reader or load_reader(settings, encoder, log)
     signature = manifest_signature(settings.index_dir)
     try:
         if read_manifest(settings.index_dir) != data.manifest:
             signature = ""  # rebuilt meanwhile: the watcher loads the newer one at once
     except QAError:
         signature = ""
-    return QAService(data, encoder, settings, query_encoder=query_encoder, reader=reader, verifier=verifier,
-                     signature=signature)
+    return QAService(data, encoder, settings, query_encoder=query_encoder, reader=choice.reader,
+                     decision=choice.decision, signature=signature, answering=choice.answering)
 
 
-def load_reader(settings: Settings, encoder: Encoder,
-                log: Callable[[str], None] = _log_default) -> tuple[SpanReader | None, Verifier | None]:
-    """The span reader and its verifier (QA_READER), or (None, None) when off or not applicable.
+def load_reader(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default) -> ReaderChoice:
+    """The span reader and its decision (QA_READER), or the sentence rules with the reason, logged.
 
-    The reader is trained on the embedded model's own layers: with another model, or an injected
-    test encoder, the answerer works without it (by sentence scores), and says so for a real model.
+    The reader is trained on the embedded model's own layers: with another model it cannot read,
+    and the shipped one failing to load (damaged files) is said, not hidden. A QA_READER folder
+    that does not load is an error: the operator asked for it.
     """
     if settings.reader == "off":
-        return None, None
-    from qa.answer.verify import Verifier
+        return ReaderChoice(None, None, "sentence rules: QA_READER=off")
+    from qa.answer.decide import Decision
     from qa.reader.read import SHIPPED, reader_for
 
     folder = SHIPPED if settings.reader == "default" else Path(settings.reader)
-    if not (folder / "reader.json").is_file():
-        if settings.reader == "default":
-            return None, None
+    if settings.reader != "default" and not (folder / "reader.json").is_file():
         raise ModelError(f"QA_READER={settings.reader}: no reader there (reader.json); give a folder made by "
                          "`qa reader train`, or `default`, or `off`")
     if not hasattr(encoder, "model") or encoder.name != DEFAULT_MODEL:
-        if hasattr(encoder, "model"):
-            log(f"The span reader needs the embedded model, not {encoder.name}; answering without it")
-        return None, None
+        why = f"sentence rules: the span reader reads with the embedded model, not {encoder.name}"
+        log(f"Answering with {why}")
+        return ReaderChoice(None, None, why)
     try:
-        verifier = Verifier.from_dict(json.loads((folder / "verifier.json").read_text("utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelError(f"{folder / 'verifier.json'} is unreadable ({e}); retrain with `qa reader train`") from e
-    reader = reader_for(encoder, folder)
+        try:
+            decision = Decision.from_dict(json.loads((folder / "decision.json").read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"{folder / 'decision.json'} is unreadable ({e}); refit it with "
+                             "`qa reader calibrate`") from e
+        reader = reader_for(encoder, folder)
+    except ModelError as e:
+        if settings.reader != "default":
+            raise
+        why = f"sentence rules: the shipped reader did not load ({e})"
+        log(f"Answering with {why}")
+        return ReaderChoice(None, None, why)
     if settings.model.fast_query:  # same switch as the traced question encoder: checked equal, else kept eager
         reader.trace()
-    return reader, verifier
+    return ReaderChoice(reader, decision, f"reader ({folder})")
 
 
 def ensure_index(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,

@@ -125,37 +125,61 @@ def fake_tokenizer() -> FakeTokenizer:
 
 
 class FakeReader:
-    """Reads the last word of each sentence as its answer; the margin is the share of the question's
-    words the sentence holds, centred (so an unrelated sentence gets a negative margin)."""
+    """Reads, in each passage, the sentence sharing most of the question's words (folded) — with the
+    passage's heading, as the real reader reads it — and takes its last word as the answer; the margin
+    is that share, centred (an unrelated passage scores below 0). `calls` counts passages read."""
 
-    def read(self, question: str, text: str, sentences, which):  # type: ignore[no-untyped-def]
-        import math
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, question: str, passages):  # type: ignore[no-untyped-def]
         import re
 
         from qa.lang.text import fold
-        from qa.reader.read import Reading, trim_to_word
+        from qa.reader.phrase import tidy_phrase
+        from qa.reader.read import Reading, sigmoid
 
         words = set(fold(question).split())
         out = []
-        for i in which:
-            a, b = sentences[i]
-            last = list(re.finditer(r"\S+", text[a:b]))[-1]
-            s, e = trim_to_word(text, a + last.start(), a + last.end())
-            share = len(words & set(fold(text[a:b]).split())) / max(1, len(words))
-            margin = 8 * share - 3
-            out.append(Reading(s, e, margin, 1 / (1 + math.exp(-margin)), (a, b)))
+        for p in passages:
+            self.calls += 1
+            head = set(fold(p.text[p.heading[0] : p.heading[1]]).split()) if p.heading else set()
+            if not p.sentences:
+                out.append(Reading(0, 0, float("-inf"), 0.0, 0.0, (0, 0)))
+                continue
+            shares = [len(words & (head | set(fold(p.text[a:b]).split()))) / max(1, len(words))
+                      for a, b in p.sentences]
+            k = max(range(len(shares)), key=lambda i: shares[i])
+            a, b = p.sentences[k]
+            last = list(re.finditer(r"\S+", p.text[a:b]))[-1]
+            s, e = tidy_phrase(p.text, a + last.start(), a + last.end())
+            margin = 8 * shares[k] - 3
+            out.append(Reading(s, e, margin, 0.0, sigmoid(margin), (p.sentences[0][0], p.sentences[-1][1])))
         return out
 
-    def read_many(self, question: str, passages):  # type: ignore[no-untyped-def]
-        return [self.read(question, t, sp, w) for t, sp, w in passages]
+
+def fake_reader_choice():  # type: ignore[no-untyped-def]
+    """The fake reader with the neutral decision (logit = margin): what answers in most tests."""
+    from qa.answer.decide import Decision
+    from qa.startup import ReaderChoice
+
+    return ReaderChoice(FakeReader(), Decision.neutral(), "reader (fake)")
 
 
-def fake_verifier():  # type: ignore[no-untyped-def]
-    """Logit = the reader's margin; probability = sigmoid(logit)."""
-    from qa.answer.verify import FEATURES, Verifier
+@pytest.fixture(autouse=True)
+def _fake_reader_for_fake_encoders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service on the fake encoder answers with the fake reader, as the product answers with the real
+    one: the tests exercise the path users get (the sentence rules only where a test asks for them)."""
+    import qa.startup
 
-    n = len(FEATURES)
-    return Verifier((0.0,) * n, (1.0,) * n, (1.0,) + (0.0,) * n, (1.0, 0.0))
+    real = qa.startup.load_reader
+
+    def load(settings, encoder, log=print):  # type: ignore[no-untyped-def]
+        if isinstance(encoder, FakeEncoder) and settings.reader != "off":
+            return fake_reader_choice()
+        return real(settings, encoder, log)
+
+    monkeypatch.setattr(qa.startup, "load_reader", load)
 
 
 @pytest.fixture(scope="session")

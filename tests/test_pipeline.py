@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qa.answer.answerer import Answerer, AnswerParams
+from qa.answer.rules import RuleParams
 from qa.config import Settings
 from qa.index.build import build_index, staleness, update_index
 from qa.index.store import load_index
@@ -23,10 +24,11 @@ PASSAGE_KEYS = {"doc", "title", "text", "start", "end", "score", "highlights"}
 
 
 def answerer(index_dir: Path, encoder: FakeEncoder, **params: float) -> Answerer:
-    """An answerer over a built index that never abstains for low confidence unless told to."""
+    """The sentence rules (no reader: another model) over a built index, never abstaining for low
+    confidence unless told to."""
     data = load_index(index_dir)
-    return Answerer(data, Retriever(data, encoder),
-                    AnswerParams(**{"min_confidence": 0.0, "min_confidence_plain": 0.0, **params}))
+    rules = RuleParams(**{"min_confidence": 0.0, "min_confidence_plain": 0.0, **params})
+    return Answerer(data, Retriever(data, encoder), AnswerParams(rules=rules))
 
 
 @pytest.fixture
@@ -229,11 +231,12 @@ def test_abstention_reason_reaches_the_answer_but_not_the_json(small_docs: Path,
 
 
 def test_reader_answers_with_a_phrase_inside_the_sentence(small_docs: Path, tmp_path: Path, fake_encoder) -> None:
-    from tests.conftest import FakeReader, fake_verifier
+    from qa.answer.decide import Decision
+    from tests.conftest import FakeReader
 
     build_index(small_docs, tmp_path / "i", fake_encoder)
     data = load_index(tmp_path / "i")
-    a = Answerer(data, Retriever(data, fake_encoder), reader=FakeReader(), verifier=fake_verifier())
+    a = Answerer(data, Retriever(data, fake_encoder), reader=FakeReader(), decision=Decision.neutral())
     ans = a.ask("Sông Hương chảy qua thành phố nào?", top_k=3)
     d = json.loads(json.dumps(ans.to_dict(), ensure_ascii=False))
     text = data.documents["hue.txt"].text
@@ -248,13 +251,14 @@ def test_reader_answers_with_a_phrase_inside_the_sentence(small_docs: Path, tmp_
 
 
 def test_reader_abstains_below_the_probability_threshold(small_docs: Path, tmp_path: Path, fake_encoder) -> None:
-    from tests.conftest import FakeReader, fake_verifier
+    from qa.answer.decide import Decision
+    from tests.conftest import FakeReader
 
     build_index(small_docs, tmp_path / "i", fake_encoder)
     data = load_index(tmp_path / "i")
-    a = Answerer(data, Retriever(data, fake_encoder), reader=FakeReader(), verifier=fake_verifier())
+    a = Answerer(data, Retriever(data, fake_encoder), reader=FakeReader(), decision=Decision.neutral())
     ans = a.ask("Giá vàng hôm nay bao nhiêu?")
-    assert ans.answer is None and ans.confidence < 0.5 and ans.passages
+    assert ans.answer is None and ans.confidence < Decision.neutral().answer_at and ans.passages
     assert ans.to_dict()["answer"] is None
 
 

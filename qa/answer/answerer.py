@@ -1,69 +1,59 @@
-"""Pick the answering sentence(s) and phrase in the top passages, highlight them and the terms, or abstain.
+"""Answer a question from the top passages: the reader reads them, one calibrated decision answers or abstains.
 
-`Answerer.ask` runs named steps over what retrieval already computed (its sentence cosines):
-score the sentences of the passages the user will see; with a span reader (qa.reader), read the
-best few of them, let the verifier (qa.answer.verify) judge each from all the evidence and answer
-with the most likely one and its phrase, at the verifier's calibrated probability; without one,
-judge the confidence by cosine and coverage and choose the answer by score (a near tie goes to a
-sentence holding the wanted kind of answer; an adjacent sentence scoring almost as well joins it).
-Either way the answer is checked for what it must contain (qa.answer.evidence), and the passages
-are laid out with their highlights::
+`Answerer.ask` runs named steps over what retrieval computed: the span reader (qa.reader) reads the
+first `passages_read` passages whole, each under its heading; every passage's best phrase becomes a
+candidate with its evidence; the decision (qa.answer.decide) picks the most likely candidate (the
+reader re-ranks the passages) and turns its logit into the probability shown to the user, then
+answers, answers tentatively, or abstains. The answer is the sentence(s) holding the phrase.
+Without a reader (another model, or QA_READER=off) the sentence rules of qa.answer.rules answer
+instead. Either way the passages are laid out with their highlights::
 
-    ans = Answerer(index, Retriever(index, encoder)).ask("Ai chủ trì hội nghị?")
-    ans.answer.text      # 'Đồng chí Lê Văn Thành, ..., Chủ tịch HĐND thành phố chủ trì hội nghị.'
+    ans = Answerer(index, Retriever(index, encoder), reader=reader, decision=decision).ask("Ai chủ trì hội nghị?")
+    ans.answer.phrase.text      # 'Lê Văn Thành'
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
 from qa.answer.answertype import AnswerType, expected_type, has_type
-from qa.answer.evidence import ALL_CHECKS, missing_evidence
+from qa.answer.decide import Decision, Evidence
+from qa.answer.evidence import missing_evidence
+from qa.answer.rules import RuleParams, SentenceRules
 from qa.answer.terms import QuestionTerms, question_spellings, term_highlights
-from qa.answer.verify import Evidence, Verifier
 from qa.index.store import IndexData
+from qa.ingest.headings import section_headings
 from qa.reader.read import Reading, SpanReader
-from qa.schema import Answer, AnswerSpan, Highlight, Hit, Passage, Phrase
+from qa.reader.windows import Passage as ReaderPassage
+from qa.schema import Answer, AnswerSpan, Chunk, Highlight, Hit, Passage, Phrase
 from qa.search.hybrid import Retriever, SearchResult
 from qa.search.query import Query
+
+Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class AnswerParams:
-    """Tuned on tests/data/seed_dev.json; `min_confidence` is the abstention threshold."""
+    """How many passages are read and which checks may veto an answer (measured on held-out sets)."""
 
-    passages_considered: int = 3
-    sentence_dense_weight: float = 1.0
-    sentence_lexical_weight: float = 0.2
-    passage_weight: float = 0.05
-    min_confidence: float = 0.87  # for Vietnamese questions (cosine + coverage)
-    min_confidence_plain: float = 0.79  # for questions in another language (cosine alone)
-    coverage_weight: float = 0.05
-    second_sentence_margin: float = 0.02
-    type_weight: float = 0.06  # bonus for a sentence holding the wanted kind of answer (qa.answer.answertype)
-    reader_windows: int = 2  # best-scored sentences the reader reads (each in a window of its neighbours)
-    min_probability: float = 0.05  # with a reader: answer when the verifier's probability reaches this (seed_dev)
-    evidence_checks: frozenset[str] = ALL_CHECKS  # what an answer is checked for (qa.answer.evidence)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence of a shown passage, scored as a possible answer."""
-
-    score: float
-    chunk_id: int
-    index: int  # the sentence's position in its chunk
-    cosine: float
+    passages_read: int = 2  # top passages the reader reads, each whole (the latency budget)
+    early_stop: float | None = 0.9  # stop reading once a passage is answered this surely (None: read all)
+    passages_considered: int = 3  # rules: passages whose sentences are scored
+    evidence_checks: frozenset[str] = frozenset()  # qa.answer.evidence checks that veto an answer
+    rules: RuleParams = field(default_factory=RuleParams)
 
 
 @dataclass(frozen=True)
 class Judged:
-    """A candidate after reading: the reader's best span in its window and the verifier's logit."""
+    """A read passage: the reader's best phrase, the sentence(s) around it, its evidence and logit."""
 
-    candidate: Candidate
+    hit: Hit
+    rank: int
     reading: Reading
+    span: Span  # the answer sentence(s) holding the phrase, document offsets
     evidence: Evidence
     logit: float
 
@@ -72,155 +62,130 @@ class Answerer:
     """Question -> Answer (passages, highlights, answer span and phrase, or abstention)."""
 
     def __init__(self, index: IndexData, retriever: Retriever, params: AnswerParams | None = None,
-                 reader: SpanReader | None = None, verifier: Verifier | None = None) -> None:
+                 reader: SpanReader | None = None, decision: Decision | None = None) -> None:
         self.index = index
         self.retriever = retriever
         self.params = params or AnswerParams()
-        self.reader, self.verifier = reader, verifier
+        self.reader = reader
+        self.decision = decision or Decision.neutral()
+        self.rules = SentenceRules(index, self.params.rules, self.params.passages_considered)
         self.idf = index.terms.idf()
         self.default_idf = math.log(1 + max(1, index.terms.n_chunks))
+        self._headings: dict[str, list[Span]] = {}
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def search(self, question: str, k: int, exclude_docs: Collection[str] = ()) -> SearchResult:
+        """Retrieval; `exclude_docs` drops passages of those documents (calibration's unanswerable cases)."""
+        if not exclude_docs:
+            return self.retriever.search(question, k=k)
+        result = self.retriever.search(question, k=k + 10)
+        hits = [h for h in result.hits if self.index.chunks[h.chunk_id].doc_id not in exclude_docs][:k]
+        return replace(result, hits=hits)
+
+    def ask(self, question: str, top_k: int = 5, exclude_docs: Collection[str] = ()) -> Answer:
         t0 = time.perf_counter()
-        result = self.retriever.search(question, k=max(top_k, self.params.passages_considered))
+        p = self.params
+        result = self.search(question, max(top_k, p.passages_read, p.passages_considered), exclude_docs)
         q = result.query
         terms = QuestionTerms.of(q, self.idf, self.default_idf)
         qtype = expected_type(q.restored)  # restored: "bo may" is "bộ máy", not "mấy"
-        cands = self.score_sentences(result, terms, qtype, top_k)
-        span: tuple[AnswerSpan, int] | None = None
-        missing = ""
         t1 = time.perf_counter()
-        if self.reader is not None and self.verifier is not None:
-            judged = self.judge(result, terms, qtype, cands)
-            best = max(judged, key=lambda j: j.logit) if judged else None
-            confidence = self.verifier.probability(best.logit) if best else 0.0
-            if best is not None and confidence >= self.params.min_probability:
-                span, missing = self.read_answer(best, q, terms, confidence)
+        if self.reader is not None:
+            span, confidence, missing = self.answer_by_reader(result, terms, qtype)
         else:
-            confidence, threshold = self.confidence(terms, cands, result.hits)
-            if cands and confidence >= threshold:
-                span, missing = self.choose_answer(cands, qtype, q, terms, confidence)
+            span, confidence, missing = self.answer_by_rules(result, terms, qtype, top_k)
         passages = self.passages(result.hits[:top_k], span, q, terms)
         timings = dict(result.timings, read=time.perf_counter() - t1, total=time.perf_counter() - t0)
         return Answer(question, span[0] if span else None, passages, confidence, timings, missing)
 
-    def judge(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None,
-              cands: list[Candidate]) -> list[Judged]:
-        """Read the best-scored candidates (one batch per passage) and weigh each one's evidence."""
-        assert self.reader is not None and self.verifier is not None
-        top = sorted(cands, key=lambda c: -c.score)[: self.params.reader_windows]
-        hits = {h.chunk_id: (rank, h) for rank, h in enumerate(result.hits)}
-        out: list[Judged] = []
-        chunk_ids = list(dict.fromkeys(c.chunk_id for c in top))
-        chosen_per = [[c for c in top if c.chunk_id == cid] for cid in chunk_ids]
-        chunks = [self.index.chunks[cid] for cid in chunk_ids]
-        texts = [self.index.documents[ch.doc_id].text for ch in chunks]
-        # every window of every passage in one forward: per-call overhead dominates short windows
-        jobs = [(t, ch.sentences, [c.index for c in chosen])
-                for t, ch, chosen in zip(texts, chunks, chosen_per, strict=True)]
-        read = self.reader.read_many(result.query.restored, jobs)
-        for chunk_id, chosen, chunk, text, readings in zip(chunk_ids, chosen_per, chunks, texts, read, strict=True):
-            rank, hit = hits[chunk_id]
-            for c, r in zip(chosen, readings, strict=True):
-                sent = text[slice(*chunk.sentences[c.index])]
-                typed = qtype is not None and has_type(sent, qtype)
-                ev = Evidence(r.margin, r.probability, c.cosine, terms.coverage(sent), terms.coverage(chunk.text),
-                              typed, qtype is not None and not typed, hit.score, rank, top.index(c),
-                              terms.vietnamese)
-                out.append(Judged(c, r, ev, self.verifier.logit(ev)))
+    # --- with the reader -------------------------------------------------------------------------
+
+    def heading(self, chunk: Chunk) -> Span | None:
+        """The nearest section heading before the chunk (document offsets), when the chunk lacks it."""
+        spans = self._headings.get(chunk.doc_id)
+        if spans is None:
+            doc = self.index.documents[chunk.doc_id]
+            spans = self._headings.setdefault(chunk.doc_id, [heading_span(doc.text, a)
+                                                             for a, _ in section_headings(doc)])
+        before = [s for s in spans if s[1] <= chunk.start and s[0] < s[1]]
+        return before[-1] if before else None
+
+    def judge(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None) -> list[Judged]:
+        """Read the first passages one by one and weigh each one's best phrase; stop early once one is
+        answered with a probability of `early_stop` (reading the next could only confirm it)."""
+        out = []
+        for rank, hit in enumerate(result.hits[: self.params.passages_read]):
+            j = self.judge_passage(result, terms, qtype, hit, rank)
+            out.append(j)
+            if self.params.early_stop is not None and self.decision.probability(j.logit) >= self.params.early_stop:
+                break
         return out
 
-    def read_answer(self, best: Judged, q: Query, terms: QuestionTerms,
-                    confidence: float) -> tuple[tuple[AnswerSpan, int] | None, str]:
-        """The sentences holding the reader's span (at least the candidate's), with the span as the phrase."""
-        chunk = self.index.chunks[best.candidate.chunk_id]
+    def judge_passage(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None, hit: Hit,
+                      rank: int) -> Judged:
+        """The reader's best phrase in one passage (under its heading), and its evidence."""
+        assert self.reader is not None
+        chunk = self.index.chunks[hit.chunk_id]
         text = self.index.documents[chunk.doc_id].text
+        hd = self.heading(chunk)
+        [r] = self.reader.read(result.query.restored, [ReaderPassage(text, chunk.sentences, hd)])
+        span, j = answer_sentences(chunk, hd, r)
+        head = text[hd[0] : hd[1]] + " " if hd else ""
+        sent, phrase = text[span[0] : span[1]], text[r.start : r.end]
+        cos = result.sentence_cos.get(hit.chunk_id)
+        cosine = 0.0 if cos is None or not len(cos) else float(cos[j]) if j is not None and j < len(cos) else \
+            float(max(cos))
+        ev = Evidence(r.margin, r.score, r.null, hit.score, rank, cosine, terms.coverage(head + chunk.text),
+                      terms.coverage(head + sent), qtype is not None and has_type(phrase, qtype),
+                      qtype is not None and not has_type(sent, qtype), len(phrase.split()), terms.vietnamese)
+        return Judged(hit, rank, r, span, ev, self.decision.logit(ev))
+
+    def answer_by_reader(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None
+                         ) -> tuple[tuple[AnswerSpan, int] | None, float, str]:
+        """(answer and its chunk id, or None; the probability; why not, in Vietnamese)."""
+        judged = self.judge(result, terms, qtype) if result.hits else []
+        if not judged:
+            return None, 0.0, ""
+        best = max(judged, key=lambda j: j.logit)
+        confidence = self.decision.probability(best.logit)
+        outcome = self.decision.outcome(confidence)
+        if outcome == "abstain":
+            return None, confidence, ""
+        chunk = self.index.chunks[best.hit.chunk_id]
+        text = self.index.documents[chunk.doc_id].text
+        s, e = best.span
+        if self.params.evidence_checks:
+            lacking = missing_evidence(result.query.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
+                                       vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
+            if lacking is not None:
+                return None, confidence, lacking.message_vi()
         r = best.reading
-        s, e = chunk.sentences[best.candidate.index]
-        if r.start < r.end:
-            for a, b in chunk.sentences:
-                if a < r.end and b > r.start:
-                    s, e = min(s, a), max(e, b)
-        lacking = missing_evidence(q.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
-                                   vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
-        if lacking is not None:
-            return None, lacking.message_vi()
         phrase = Phrase(text[r.start : r.end], r.start, r.end) if s <= r.start < r.end <= e else None
-        return (AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4), phrase), best.candidate.chunk_id), ""
+        span = AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4), phrase, outcome == "tentative")
+        return (span, best.hit.chunk_id), confidence, ""
 
-    def _sentence(self, chunk_id: int, j: int) -> tuple[str, int, int]:
-        """(document text, start, end) of sentence j of a chunk."""
-        c = self.index.chunks[chunk_id]
-        s, e = c.sentences[j]
-        return self.index.documents[c.doc_id].text, s, e
+    # --- without a reader ------------------------------------------------------------------------
 
-    def _has_type(self, cand: Candidate, kind: AnswerType) -> bool:
-        text, s, e = self._sentence(cand.chunk_id, cand.index)
-        return has_type(text[s:e], kind)
-
-    def score_sentences(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None,
-                        top_k: int) -> list[Candidate]:
-        """Every sentence of the top passages (only those the user is shown), scored in reading order."""
-        p = self.params
-        out: list[Candidate] = []
-        for rank, hit in enumerate(result.hits[: min(p.passages_considered, top_k)]):
-            cos = result.sentence_cos[hit.chunk_id]
-            for j in range(len(cos)):
-                text, s, e = self._sentence(hit.chunk_id, j)
-                sent = text[s:e]
-                score = (p.sentence_dense_weight * float(cos[j]) + p.sentence_lexical_weight * terms.coverage(sent)
-                         + p.passage_weight * hit.score - 0.001 * rank
-                         + (p.type_weight if qtype and has_type(sent, qtype) else 0.0))
-                out.append(Candidate(score, hit.chunk_id, j, float(cos[j])))
-        return out
-
-    def confidence(self, terms: QuestionTerms, cands: list[Candidate], hits: list[Hit]) -> tuple[float, float]:
-        """(evidence, threshold): the best sentence cosine, plus for a Vietnamese question (with or
-        without diacritics: terms are compared folded) how much of its words the best sentence's
-        passage covers. A question in another language is judged by the cosine alone: its words are
-        not the documents'.
-        """
-        p = self.params
-        if not cands and not hits:
-            return 0.0, p.min_confidence
-        max_cos = max([0.0] + [c.cosine for c in cands])
-        if not terms.vietnamese:
-            return max_cos, p.min_confidence_plain
-        chunk_id = _best(cands).chunk_id if cands else hits[0].chunk_id
-        cov = terms.coverage(self.index.chunks[chunk_id].text) if terms.weights else 0.0
-        return max_cos + p.coverage_weight * cov, p.min_confidence
-
-    def choose_answer(self, cands: list[Candidate], qtype: AnswerType | None, q: Query, terms: QuestionTerms,
-                      confidence: float) -> tuple[tuple[AnswerSpan, int] | None, str]:
-        """((answer, its chunk), "") or (None, why the best sentence cannot answer, in Vietnamese)."""
-        p = self.params
-        best = _best(cands)
-        if qtype is not None and not self._has_type(best, qtype):
-            # among near ties, a sentence holding the wanted kind of answer wins
-            ties = [c for c in cands if c.score >= best.score - p.second_sentence_margin and self._has_type(c, qtype)]
-            if ties:
-                best = max(ties, key=lambda c: (c.score, c.chunk_id, c.index))
-        text, s, e = self._sentence(best.chunk_id, best.index)
-        typed = qtype is not None and has_type(text[s:e], qtype)
-        # a directly adjacent sentence scoring almost as well joins the answer (multi-part questions),
-        # unless the answer holds the wanted kind of answer (a name, a date) and the neighbour does not
-        for c in cands:
-            if c.chunk_id == best.chunk_id and abs(c.index - best.index) == 1 and \
-                    c.score >= best.score - p.second_sentence_margin:
-                _, s2, e2 = self._sentence(c.chunk_id, c.index)
-                if not typed or has_type(text[s2:e2], qtype):
-                    s, e = min(s, s2), max(e, e2)
-        chunk = self.index.chunks[best.chunk_id]
-        lacking = missing_evidence(q.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
-                                   vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
+    def answer_by_rules(self, result: SearchResult, terms: QuestionTerms, qtype: AnswerType | None,
+                        top_k: int) -> tuple[tuple[AnswerSpan, int] | None, float, str]:
+        cands = self.rules.score(result, terms, qtype, top_k)
+        confidence, threshold = self.rules.confidence(terms, cands, result.hits)
+        if not cands or confidence < threshold:
+            return None, confidence, ""
+        chunk_id, s, e = self.rules.choose(cands, qtype)
+        chunk = self.index.chunks[chunk_id]
+        text = self.index.documents[chunk.doc_id].text
+        lacking = missing_evidence(result.query.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
+                                   vietnamese=terms.vietnamese)
         if lacking is not None:
-            return None, lacking.message_vi()
-        return (AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4)), best.chunk_id), ""
+            return None, confidence, lacking.message_vi()
+        return (AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4)), chunk_id), confidence, ""
+
+    # --- layout ----------------------------------------------------------------------------------
 
     def passages(self, hits: list[Hit], span: tuple[AnswerSpan, int] | None, q: Query,
                  terms: QuestionTerms) -> tuple[Passage, ...]:
-        """The shown passages with answer and term highlights; the answer's passage first (its sentence
-        evidence outranks the passage fusion, and the user reads the answer in its context)."""
+        """The shown passages with answer and term highlights; the answer's passage first (the reader
+        re-ranked it, and the user reads the answer in its context)."""
         if span is not None:
             hits = sorted(hits, key=lambda h: h.chunk_id != span[1])
         spellings = question_spellings(q.expanded, content_only=False)  # terms already dropped stopwords
@@ -240,10 +205,31 @@ class Answerer:
         return tuple(out)
 
 
-def _best(cands: list[Candidate]) -> Candidate:
-    """The first candidate with the highest score (reading order breaks ties)."""
-    best = cands[0]
-    for c in cands[1:]:
-        if c.score > best.score:
-            best = c
-    return best
+def heading_span(text: str, at: int) -> Span:
+    """The heading line starting at `at`, without Markdown's `#` marks.
+
+    >>> t = "## Giờ mở cửa ##\\nTừ 7 giờ 30."
+    >>> t[slice(*heading_span(t, 0))]
+    'Giờ mở cửa'
+    """
+    end = text.find("\n", at)
+    end = len(text) if end < 0 else end
+    a, b = at, end
+    while a < b and text[a] in "# \t":
+        a += 1
+    while b > a and text[b - 1] in "# \t\r":
+        b -= 1
+    return a, b
+
+
+def answer_sentences(chunk: Chunk, heading: Span | None, r: Reading) -> tuple[Span, int | None]:
+    """The chunk's sentence(s) holding the phrase (or the heading, when the phrase is in it), and the
+    index of the first of those sentences (None for the heading)."""
+    if heading and heading[0] <= r.start and r.end <= heading[1]:
+        return heading, None
+    lo = max(r.start, chunk.start)
+    hi = max(min(r.end, chunk.end), lo + 1)
+    inside = [k for k, (a, b) in enumerate(chunk.sentences) if a < hi and b > lo]
+    if not inside:  # an empty reading: the passage's first sentence stands for it
+        inside = [0]
+    return (chunk.sentences[inside[0]][0], chunk.sentences[inside[-1]][1]), inside[0]

@@ -1,85 +1,132 @@
-"""Fit the answer verifier on real retrieval over the training paragraphs, answerable and not.
+"""Fit the answer decision on held-out questions, answerable and not, and choose its cut points.
 
-Each training question is asked the way a user would ask it, over an index of all the training
-paragraphs: its candidates (the best-scored sentences of the top passages, read by the reader)
-are labelled by whether the sentence shown for them would hold a gold answer. Each question is then
-asked again with its own paragraph left out of the results, so that every candidate is wrong: the
-unanswerable cases that teach abstention, taken from the hardest place there is (the same topic,
-the same corpus).
+Each question is asked the way a user would ask it, over an index of held-out paragraphs the
+reader never read: its candidates (the best phrase of each passage read) are labelled by whether
+the sentence shown for them holds a gold answer. A question with a paragraph is then asked again
+with that paragraph's document left out, so that every candidate is wrong: the unanswerable case
+from the hardest place there is (the same topic, the same corpus). The cut point `answer_at` is
+the highest probability that keeps false abstentions within the budget on every group of
+questions given (one per domain), so no domain pays for another.
 
-    verifier = fit_verifier(answerer, train_items)
+    examples = gather(answerer, items, group="viquad")
+    decision = fit_decision(examples, budget=0.04)
+
+>>> p = [0.9, 0.8, 0.3, 0.05]           # best-candidate probabilities of answerable questions
+>>> highest_cut(p, budget=0.25), highest_cut(p, budget=0.0)
+(0.3, 0.05)
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from dataclasses import replace
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from qa.answer.answerer import Answerer, Judged
 from qa.answer.answertype import expected_type
+from qa.answer.decide import Decision, Evidence
 from qa.answer.terms import QuestionTerms
-from qa.answer.verify import FEATURES, Evidence, Verifier
 from qa.eval.data import EvalItem
 from qa.eval.evaluate import gold_spans
-from qa.search.query import Query
+from qa.eval.metrics import ece
 
 Progress = Callable[[int, int], None]
 
 
-def neutral_verifier() -> Verifier:
-    """A verifier whose logits are all 0: lets `Answerer.judge` gather evidence before any fitting."""
-    n = len(FEATURES)
-    return Verifier((0.0,) * n, (1.0,) * n, (0.0,) * (n + 1))
+@dataclass(frozen=True)
+class Example:
+    """One asking of one question: its candidates' evidence and whether each would be right."""
+
+    group: str  # the domain it comes from (the cut point must hold for each)
+    answerable: bool
+    evidence: tuple[Evidence, ...]
+    right: tuple[bool, ...]
 
 
-def _shown_span(answerer: Answerer, j: Judged) -> tuple[str, int, int]:
-    """(doc, start, end) of what would be highlighted for this candidate (see Answerer.read_answer)."""
-    chunk = answerer.index.chunks[j.candidate.chunk_id]
-    s, e = chunk.sentences[j.candidate.index]
-    r = j.reading
-    if r.start < r.end:
-        for a, b in chunk.sentences:
-            if a < r.end and b > r.start:
-                s, e = min(s, a), max(e, b)
-    return chunk.doc_id, s, e
-
-
-def question_examples(answerer: Answerer, item: EvalItem, leave_out_own: bool,
-                      query: Query | None = None) -> tuple[list[Evidence], list[bool]]:
-    """The evidence of one question's candidates and whether each is right."""
-    k = answerer.params.passages_considered
-    result = answerer.retriever.search(item.question, k=k + (10 if leave_out_own else 0), query=query)
-    if leave_out_own:
-        own = {d for d, doc in answerer.index.documents.items() if item.context and item.context in doc.text}
-        hits = [h for h in result.hits if answerer.index.chunks[h.chunk_id].doc_id not in own][:k]
-        result = replace(result, hits=hits)
-    q = result.query
-    terms = QuestionTerms.of(q, answerer.idf, answerer.default_idf)
-    qtype = expected_type(q.restored)
-    judged = answerer.judge(result, terms, qtype, answerer.score_sentences(result, terms, qtype, k))
-    gold = [] if leave_out_own else gold_spans(answerer.index.documents, item)
-    labels = []
+def _labels(answerer: Answerer, judged: list[Judged], gold: list[tuple[str, int, int]]) -> tuple[bool, ...]:
+    out = []
     for j in judged:
-        doc, s, e = _shown_span(answerer, j)
-        labels.append(any(d == doc and a < e and b > s for d, a, b in gold))
-    return [j.evidence for j in judged], labels
+        doc = answerer.index.chunks[j.hit.chunk_id].doc_id
+        s, e = j.span
+        out.append(any(d == doc and a < e and b > s for d, a, b in gold))
+    return tuple(out)
 
 
-def fit_verifier(answerer: Answerer, items: list[EvalItem], progress: Progress | None = None,
-                 questions: int = 800, seed: int = 0) -> Verifier:
-    """Gather the candidates of up to `questions` questions (a seeded sample) twice (as asked, and with
-    their paragraph left out) and fit. 800 questions give ~5,000 candidates for 11 features."""
-    answerer = Answerer(answerer.index, answerer.retriever, answerer.params, answerer.reader, neutral_verifier())
-    chosen = random.Random(seed).sample(items, min(questions, len(items)))
-    queries = answerer.retriever.prepare.many([it.question for it in chosen])  # embedded in batches
-    cands: list[list[Evidence]] = []
-    labels: list[list[bool]] = []
-    for n, (it, q) in enumerate(zip(chosen, queries, strict=True), 1):
-        for leave_out in (False, True):
-            ev, lab = question_examples(answerer, it, leave_out, q)
-            cands.append(ev)
-            labels.append(lab)
+def ask_examples(answerer: Answerer, item: EvalItem, group: str) -> list[Example]:
+    """The question as asked, and (for a question with a paragraph) asked without its paragraph."""
+    out = []
+    own = {d for d, doc in answerer.index.documents.items() if item.context and item.context in doc.text}
+    for leave_out in ((False, True) if own else (False,)):
+        k = max(answerer.params.passages_read, answerer.params.passages_considered)
+        result = answerer.search(item.question, k, own if leave_out else ())
+        terms = QuestionTerms.of(result.query, answerer.idf, answerer.default_idf)
+        judged = answerer.judge(result, terms, expected_type(result.query.restored)) if result.hits else []
+        gold = [] if leave_out else gold_spans(answerer.index.documents, item)
+        answerable = bool(item.answers) and not leave_out
+        out.append(Example(group, answerable, tuple(j.evidence for j in judged), _labels(answerer, judged, gold)))
+    return out
+
+
+def gather(answerer: Answerer, items: Sequence[EvalItem], group: str,
+           progress: Progress | None = None) -> list[Example]:
+    """`ask_examples` for every item (the answerer's reader reads; its decision is not used)."""
+    out: list[Example] = []
+    for n, it in enumerate(items, 1):
+        out += ask_examples(answerer, it, group)
         if progress:
-            progress(n, len(chosen))
-    return Verifier.fit(cands, labels)
+            progress(n, len(items))
+    return out
+
+
+def highest_cut(probabilities: Sequence[float], budget: float) -> float:
+    """The highest cut t such that at most `budget` of the answerable questions fall below it."""
+    ps = sorted(probabilities)
+    if not ps:
+        return 0.0
+    allowed = int(math.floor(budget * len(ps) + 1e-9))  # questions that may be refused
+    return ps[min(allowed, len(ps) - 1)]
+
+
+def best_of(decision: Decision, ex: Example) -> tuple[float, bool]:
+    """(probability of the chosen candidate, whether it is right); (0, False) with no candidate."""
+    if not ex.evidence:
+        return 0.0, False
+    logits = [decision.logit(e) for e in ex.evidence]
+    k = max(range(len(logits)), key=lambda i: logits[i])
+    return decision.probability(logits[k]), ex.right[k]
+
+
+def fit_decision(examples: list[Example], budget: float = 0.04, sure_at: float = 0.5,
+                 l2: float = 1.0) -> Decision:
+    """Fit the decision, then `answer_at`: the lowest of the groups' highest cuts within `budget`."""
+    d = Decision.fit([list(x.evidence) for x in examples], [list(x.right) for x in examples], l2)
+    groups = sorted({x.group for x in examples})
+    cuts = []
+    for g in groups:
+        probs = [best_of(d, x)[0] for x in examples if x.group == g and x.answerable]
+        if probs:
+            cuts.append(highest_cut(probs, budget))
+    answer_at = min(cuts) if cuts else 0.0
+    d = replace(d, answer_at=answer_at, sure_at=max(sure_at, answer_at))
+    return replace(d, fitted=tuple(sorted(report(d, examples).items())))
+
+
+def report(d: Decision, examples: list[Example]) -> dict[str, float]:
+    """Per group: false abstentions, unanswerable abstained, answers right, ECE of the shown answers."""
+    out: dict[str, float] = {"budget_answer_at": round(d.answer_at, 6)}
+    for g in sorted({x.group for x in examples}):
+        mine = [x for x in examples if x.group == g]
+        ans = [best_of(d, x) for x in mine if x.answerable]
+        una = [best_of(d, x) for x in mine if not x.answerable]
+        shown = [(p, ok and x.answerable) for x in mine for p, ok in [best_of(d, x)] if p >= d.answer_at]
+        if ans:
+            out[f"{g}:answerable"] = len(ans)
+            out[f"{g}:false_abstention"] = round(sum(p < d.answer_at for p, _ in ans) / len(ans), 4)
+            out[f"{g}:right_when_answered"] = round(sum(ok for p, ok in ans if p >= d.answer_at)
+                                                    / max(1, sum(p >= d.answer_at for p, _ in ans)), 4)
+        if una:
+            out[f"{g}:unanswerable"] = len(una)
+            out[f"{g}:abstention_recall"] = round(sum(p < d.answer_at for p, _ in una) / len(una), 4)
+        if shown:
+            out[f"{g}:ECE"] = ece(shown)
+    return out

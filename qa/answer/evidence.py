@@ -27,8 +27,7 @@ _NUMBER_WORDS = frozenset(
     "mot hai ba bon tu nam sau bay tam chin muoi tram nghin ngan trieu ty hon gan khoang".split()
 )
 # "bao nhiêu X" where X is one of these is not a counted noun: any number answers it
-# ("người" is any kind of people: "bao nhiêu người dự?" is answered by "700 đại biểu")
-_NOT_UNITS = frozenset("va hay hoac la thi nam so ti ty chi nguoi".split())
+_NOT_UNITS = frozenset("va hay hoac la thi nam so ti ty chi".split())
 _CALENDAR = re.compile(r"\b(ngay nao|ngay may|nam nao|thang nao|what date|which year)\b")
 # "huyện nào", "ở tỉnh nào": a named administrative unit is wanted
 _PLACE_NOUNS = frozenset("huyen quan tinh xa phuong thi tran".split())

@@ -31,7 +31,8 @@ from typing import Any, Literal
 
 from qa.errors import EvalFileError
 
-Split = Literal["all", "heldout", "train", "calib", "test"]  # calib + test = heldout
+# calib + test = heldout; calib_all / test_all halve a file that is held out as a whole (a dev split)
+Split = Literal["all", "heldout", "train", "calib", "test", "calib_all", "test_all"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def heldout(context: str) -> bool:
 
 
 def calibration(context: str) -> bool:
-    """True for the held-out paragraphs that calibrate the answer verifier (the other half is `test`).
+    """True for the held-out paragraphs that calibrate the answer decision (the other half is `test`).
 
     >>> calibration("Hà Nội là thủ đô của Việt Nam.")
     True
@@ -71,6 +72,8 @@ def calibration(context: str) -> bool:
 
 
 def _in(context: str, split: Split) -> bool:
+    if split in ("calib_all", "test_all"):
+        return calibration(context) == (split == "calib_all")
     if split == "train":
         return not heldout(context)
     if split == "heldout":
@@ -81,7 +84,7 @@ def _in(context: str, split: Split) -> bool:
 def select(items: list[EvalItem], split: Split) -> list[EvalItem]:
     """The items of one split; seed-format items (no paragraph) belong to every split.
 
-    `train`: what the reader learns from; `heldout`: the rest, halved into `calib` (the verifier's
+    `train`: what the reader learns from; `heldout`: the rest, halved into `calib` (the decision's
     calibration, which needs a reader that never saw the paragraphs) and `test` (measurement only).
     """
     if split == "all":

@@ -2,10 +2,11 @@
 
 The lower `frozen` layers (and the 96 M-parameter word embeddings) are the embedding model's own,
 shared with the encoder already in memory, so only the fine-tuned upper layers and the head ship
-(int8 with a per-row scale: ~7–11 MB). Inputs are `<s> question </s></s> window </s>`; the head gives
-a start and an end logit per token, and position 0 (`<s>`) stands for "no answer here".
+(int8 with a per-row scale: ~11 MB). Inputs are `<s> question </s></s> [heading] passage </s>`
+(qa.reader.windows); the head gives a start and an end logit per token, and position 0 (`<s>`) stands
+for "no answer here".
 
-    net = ReaderNet(base_bert, frozen=8)
+    net = build_net(base_bert, frozen=6)
     start, end = net(input_ids, attention_mask)            # [batch, tokens] each
 
 >>> w = np.array([[0.5, -1.0, 0.3], [0.0, 0.25, -0.01]], dtype=np.float32)
@@ -29,7 +30,7 @@ from qa.errors import ModelError
 
 WEIGHTS = "reader.safetensors"
 CONFIG = "reader.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: whole passages with their heading (1: one sentence per window)
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,11 @@ class ReaderConfig:
     """How the shipped reader was trained and how to read with it (written beside its weights)."""
 
     frozen: int = 6  # layers taken unchanged from the embedding model
-    max_tokens: int = 128  # question + window, special tokens included
+    max_tokens: int = 320  # question + heading + passage, special tokens included
     max_question_tokens: int = 40
-    max_answer_tokens: int = 40
-    lowercase: bool = False  # read as written; training adds lower-cased copies of cased data instead
-    context_sentences: int = 0  # neighbouring sentences on each side added to a window when they fit
+    max_heading_tokens: int = 24
+    max_answer_tokens: int = 48
+    lowercase: bool = False  # read as written; training reads a share of the questions lower-cased
     platt: tuple[float, float] = (1.0, 0.0)  # P(answer in window) = sigmoid(a * (span - null) + b)
     base_sha256: str = ""  # sha256 of the embedding model's weights it was trained on
     sha256: str = ""  # of reader.safetensors

@@ -1,15 +1,14 @@
-"""Read a few windows for one question: the best answer span in each, and how likely it holds one.
+"""Read passages for one question: the best answer span in each, and how likely it holds one.
 
-    reader = load_reader(encoder)                      # the shipped weights, checked by hash
-    [r] = reader.read("Hội nghị có bao nhiêu đại biểu?", doc_text, sentences, [7])
+    reader = reader_for(encoder)                       # the shipped weights, checked by hash
+    [r] = reader.read("Hội nghị có bao nhiêu đại biểu?", [Passage(doc_text, sentences)])
     doc_text[r.start:r.end], r.probability            # ('gần 1000 đại biểu', 0.93)
 
-Decoding: the best (start, end) pair inside the window with end - start < max_answer_tokens; its
-score minus the no-answer score (both ends at `<s>`) is the window's answer margin, turned into a
-probability by the Platt scaling fitted at training time.
-
->>> trim_to_word("  «Lê Văn Thành», ", 0, 17)
-(3, 15)
+Decoding: in every window of a passage, the best (start, end) pair of tokens of one segment (the
+heading or the passage) with end - start < max_answer_tokens; its score minus the window's
+no-answer score (both ends at `<s>`) is the margin, turned into a probability by the Platt scaling
+fitted at training time. A passage's reading is its window with the largest margin; the span is
+then widened to whole words and its brackets and quotes balanced (qa.reader.phrase).
 """
 
 from __future__ import annotations
@@ -25,50 +24,49 @@ import numpy as np
 
 from qa.errors import ModelError
 from qa.reader.model import ReaderConfig, build_net, load_weights
-from qa.reader.windows import Span, Window, WindowMaker
+from qa.reader.phrase import tidy_phrase
+from qa.reader.windows import Passage, Span, Window, WindowMaker
 
 SHIPPED = Path(__file__).resolve().parent / "weights"
-_EDGE = " \t\n,;:.!?…\"'“”‘’()[]«»-–—"
 
 
 @dataclass(frozen=True)
 class Reading:
-    """The best span of one window, in document offsets, with its margin over "no answer"."""
+    """The best span of one passage, in document offsets, with its scores."""
 
     start: int
-    end: int
-    margin: float  # best span score − no-answer score
-    probability: float  # calibrated P(the window holds the answer)
-    sentence: Span  # the candidate sentence the window was built around
+    end: int  # start == end: no span could be read (an empty passage)
+    score: float  # start + end logit of the span
+    null: float  # start + end logit at <s> ("no answer here") in the span's window
+    probability: float  # calibrated P(the passage holds the answer), from the margin
+    window: Span  # document range of the passage text the span's window covered
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null
 
 
 class SpanReader(Protocol):
     """What the answerer needs from a reader (tests inject a fake)."""
 
-    def read(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Reading]: ...
-
-    def read_many(self, question: str, passages: Sequence[tuple[str, Sequence[Span], Sequence[int]]]
-                  ) -> list[list[Reading]]: ...
+    def read(self, question: str, passages: Sequence[Passage]) -> list[Reading]: ...
 
 
-def trim_to_word(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink [start, end) past spaces, punctuation and quotes at either edge."""
-    while start < end and text[start] in _EDGE:
-        start += 1
-    while end > start and text[end - 1] in _EDGE:
-        end -= 1
-    return start, end
+def best_span(start: np.ndarray, end: np.ndarray, segments: np.ndarray, max_len: int) -> tuple[int, int, float]:
+    """(i, j, score) maximizing start[i] + end[j] for i <= j < i + max_len within one segment.
 
-
-def best_span(start: np.ndarray, end: np.ndarray, first: int, last: int, max_len: int) -> tuple[int, int, float]:
-    """(i, j, score) maximizing start[i] + end[j] for first <= i <= j <= last, j - i < max_len."""
-    s, e = start[first : last + 1], end[first : last + 1]
-    n = len(s)
-    scores = s[:, None] + e[None, :]
+    >>> best_span(np.array([0., 5, 0, 9]), np.array([7., 0, 6, 0]), np.array([1, 1, 1, 1]), 10)
+    (1, 2, 11.0)
+    >>> best_span(np.array([0., 5, 0, 9]), np.array([7., 0, 6, 0]), np.array([0, 0, 1, 1]), 10)
+    (3, 3, 9.0)
+    """
+    n = len(start)
+    scores = start[:, None] + end[None, :]
     i, j = np.indices((n, n))
-    scores = np.where((j >= i) & (j - i < max_len), scores, -np.inf)
+    ok = (j >= i) & (j - i < max_len) & (segments[:, None] == segments[None, :])
+    scores = np.where(ok, scores, -np.inf)
     k = int(np.argmax(scores))
-    return first + k // n, first + k % n, float(scores.flat[k])
+    return k // n, k % n, float(scores.flat[k])
 
 
 def sigmoid(x: float) -> float:
@@ -81,20 +79,20 @@ class Reader:
     def __init__(self, net: Any, tokenizer: Any, config: ReaderConfig) -> None:
         self.net, self.config = net, config
         self.windows = WindowMaker(tokenizer, config.max_tokens, config.max_question_tokens, config.lowercase,
-                                   config.context_sentences)
+                                   config.max_heading_tokens)
         self._lock = threading.Lock()
         self.traced = False
 
     def trace(self) -> bool:
-        """Swap the network for a frozen TorchScript trace when it gives the same logits (a few short
-        windows are dominated by per-operation overhead, which the trace removes). False: kept as is."""
+        """Swap the network for a frozen TorchScript trace when it gives the same logits (per-operation
+        overhead is a large part of a short forward, which the trace removes). False: kept as is."""
         import warnings
 
         import torch
 
-        sample = ["Hội nghị có bao nhiêu đại biểu dự?", "Ai chủ trì hội nghị?"]
         text = "Hội nghị có gần 1000 đại biểu dự. Đồng chí Lê Văn Thành chủ trì hội nghị cán bộ chủ chốt."
-        windows = self.make_windows(sample[0], text, [(0, 33), (34, len(text))], [0, 1])
+        windows = [w for q in ("Hội nghị có bao nhiêu đại biểu dự?", "Ai chủ trì hội nghị?")
+                   for w in self.windows.make(q, Passage(text, ((0, 33), (34, len(text)))))]
         ids, mask = _batch(windows)
         try:
             with torch.inference_mode(), warnings.catch_warnings():
@@ -110,16 +108,6 @@ class Reader:
             self.net, self.traced = module, True
         return self.traced
 
-    def make_windows(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Window]:
-        qids = self.windows.question_ids(question)
-        # neighbours' lengths decide what fits; only the sentences near the candidates are tokenized
-        near = sorted({j for i in which for j in range(i - self.config.context_sentences,
-                                                         i + self.config.context_sentences + 1)
-                       if 0 <= j < len(sentences)})
-        counted = dict(zip(near, self.windows.sentence_lengths(text, [sentences[j] for j in near]), strict=True))
-        lengths = [counted.get(j, 10**6) for j in range(len(sentences))]
-        return [self.windows.make(qids, text, sentences, i, lengths) for i in which]
-
     def logits(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits, [windows, tokens], padded with -inf."""
         import torch
@@ -130,38 +118,36 @@ class Reader:
         pad = ~mask.bool()
         return (s.masked_fill(pad, -math.inf).float().numpy(), e.masked_fill(pad, -math.inf).float().numpy())
 
-    def read(self, question: str, text: str, sentences: Sequence[Span], which: Sequence[int]) -> list[Reading]:
-        """One Reading per sentence index in `which` (a window around each), in that order."""
-        return self.read_many(question, [(text, sentences, which)])[0]
-
-    def read_many(self, question: str, passages: Sequence[tuple[str, Sequence[Span], Sequence[int]]]
-                  ) -> list[list[Reading]]:
-        """`read` for several passages of one question in a single forward (one batch, not one per passage)."""
-        per = [self.make_windows(question, t, sp, w) if w else [] for t, sp, w in passages]
-        windows = [w for ws in per for w in ws]
-        if not windows:
-            return [[] for _ in passages]
-        s, e = self.logits(windows)
-        out: list[list[Reading]] = []
-        k = 0
-        for (text, _, _), ws in zip(passages, per, strict=True):
-            out.append(self._readings(text, ws, s[k : k + len(ws)], e[k : k + len(ws)]))
+    def read(self, question: str, passages: Sequence[Passage]) -> list[Reading]:
+        """One Reading per passage, all windows of all passages in a single forward."""
+        qids = self.windows.question_ids(question)
+        per = [self.windows.windows(qids, self.windows.tokenize(p)) for p in passages]
+        flat = [w for ws in per for w in ws]
+        if not flat:
+            return [_empty(p) for p in passages]
+        s, e = self.logits(flat)
+        out, k = [], 0
+        for p, ws in zip(passages, per, strict=True):
+            readings = [self._reading(p.text, w, s[k + i], e[k + i]) for i, w in enumerate(ws)]
             k += len(ws)
+            out.append(max(readings, key=lambda r: r.margin) if readings else _empty(p))
         return out
 
-    def _readings(self, text: str, windows: list[Window], s: np.ndarray, e: np.ndarray) -> list[Reading]:
+    def _reading(self, text: str, w: Window, s: np.ndarray, e: np.ndarray) -> Reading:
         a, b = self.config.platt
-        out = []
-        for k, w in enumerate(windows):
-            first, last = w.context_start, w.context_start + len(w.offsets) - 1
-            if last < first:
-                out.append(Reading(w.sentence[0], w.sentence[0], -math.inf, 0.0, w.sentence))
-                continue
-            i, j, score = best_span(s[k], e[k], first, last, self.config.max_answer_tokens)
-            start, end = trim_to_word(text, w.offsets[i - first][0], w.offsets[j - first][1])
-            margin = score - float(s[k, 0] + e[k, 0])
-            out.append(Reading(start, end, margin, sigmoid(a * margin + b), w.sentence))
-        return out
+        first, n = w.context_start, len(w.offsets)
+        i, j, score = best_span(s[first : first + n], e[first : first + n], np.array(w.segments),
+                                self.config.max_answer_tokens)
+        start, end = tidy_phrase(text, w.offsets[i][0], w.offsets[j][1])
+        null = float(s[0] + e[0])
+        passage = [o for o, seg in zip(w.offsets, w.segments, strict=True) if seg == 1]
+        covered = (passage[0][0], passage[-1][1]) if passage else (start, end)
+        return Reading(start, end, score, null, sigmoid(a * (score - null) + b), covered)
+
+
+def _empty(p: Passage) -> Reading:
+    at = p.sentences[0][0] if p.sentences else 0
+    return Reading(at, at, -math.inf, 0.0, 0.0, (at, at))
 
 
 def _batch(windows: list[Window]) -> tuple[Any, Any]:

@@ -1,11 +1,19 @@
-"""Reader inputs: a question and a window of sentences, tokenized with offsets back into the document.
+"""Reader inputs: a question and a passage (its heading first), tokenized with offsets back into the document.
 
-A window is one candidate sentence, with its neighbours added (previous first, then next) while the
-question and the window fit in `max_tokens`. Every token keeps its character span in the document,
-so a predicted token span becomes document offsets exactly (qa.reader.read).
+A passage is read whole when it fits in `max_tokens` (question and special tokens included): the
+reader then sees every sentence around the answer, so a question may lean on the previous sentence
+or on the heading. A longer passage is cut into windows of whole sentences that overlap by one
+sentence. The passage's heading (when it is not inside the passage already) comes first in every
+window: "Thủ thư trưởng thư viện quận Lê Chân là ai?" needs the heading "Thư viện quận Lê Chân" as
+much as the sentence "Thủ thư trưởng là bà Phạm Thu Hằng." Every token keeps its character span in
+the document, so a predicted token span becomes document offsets exactly (qa.reader.read).
 
 >>> lower_same_length("Ông AN İ")  # 'İ'.lower() is two characters: kept as it is
 'ông an İ'
+>>> pack([5, 6, 7, 3], room=13)   # sentences (first, last) per window, neighbours overlapping by one
+[(0, 1), (1, 2), (2, 3)]
+>>> pack([5, 6], room=20), pack([5, 6, 20], room=13)
+([(0, 1)], [(0, 1), (2, 2)])
 """
 
 from __future__ import annotations
@@ -23,36 +31,61 @@ def lower_same_length(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """What the reader reads: sentences of a document's text, and an optional heading span before them."""
+
+    text: str  # the whole document text (offsets index it)
+    sentences: tuple[Span, ...]
+    heading: Span | None = None  # a heading elsewhere in `text` that the passage sits under
+
+
+@dataclass(frozen=True)
 class Window:
-    """A reader input: token ids and, per window token, its document offsets."""
+    """A reader input: token ids and, per context token, its document offsets."""
 
-    ids: tuple[int, ...]  # <s> question </s></s> window </s>
-    context_start: int  # index of the first window token in `ids`
-    offsets: tuple[Span, ...]  # document (start, end) of each window token
-    span: Span  # the window's document range
-    sentence: Span  # the candidate sentence the window was built around
+    ids: tuple[int, ...]  # <s> question </s></s> [heading] sentences </s>
+    context_start: int  # index of the first context token in `ids`
+    offsets: tuple[Span, ...]  # document (start, end) of each context token
+    segments: tuple[int, ...]  # per context token: 0 heading, 1 passage (a span never crosses them)
+    sentences: Span  # indices of the first and last passage sentence inside (last possibly cut)
 
 
-def window_span(sentences: Sequence[Span], i: int, lengths: Sequence[int], room: int, context: int) -> Span:
-    """Sentence i plus up to `context` neighbours on each side (previous first) that fit in `room` tokens."""
-    lo = hi = i
-    room -= lengths[i]
-    for step in range(1, context + 1):
-        for j in (i - step, i + step):
-            if 0 <= j < len(sentences) and lengths[j] + 1 <= room and (j == lo - 1 or j == hi + 1):
-                room -= lengths[j] + 1
-                lo, hi = min(lo, j), max(hi, j)
-    return sentences[lo][0], sentences[hi][1]
+@dataclass(frozen=True)
+class Tokenized:
+    """A passage's sentences (and heading), each tokenized once: ids and document offsets."""
+
+    ids: tuple[tuple[int, ...], ...]
+    offsets: tuple[tuple[Span, ...], ...]
+    heading_ids: tuple[int, ...] = ()
+    heading_offsets: tuple[Span, ...] = ()
+
+
+def pack(lengths: Sequence[int], room: int) -> list[Span]:
+    """Greedy windows of consecutive sentences within `room` tokens, each starting at the previous
+    window's last sentence (one sentence of overlap) when it and the next one fit together."""
+    out: list[Span] = []
+    i, n = 0, len(lengths)
+    while i < n:
+        used, j = lengths[i], i
+        while j + 1 < n and used + lengths[j + 1] <= room:
+            j += 1
+            used += lengths[j]
+        out.append((i, j))
+        if j == n - 1:
+            break
+        # overlap by one sentence, unless that sentence would make a window of its own
+        i = j if j > i and lengths[j] + lengths[j + 1] <= room else j + 1
+    return out
 
 
 class WindowMaker:
     """Builds windows with one tokenizer and one set of limits (shared by training and reading)."""
 
-    def __init__(self, tokenizer: Any, max_tokens: int = 160, max_question_tokens: int = 40,
-                 lowercase: bool = True, context: int = 1) -> None:
+    def __init__(self, tokenizer: Any, max_tokens: int = 320, max_question_tokens: int = 40,
+                 lowercase: bool = False, max_heading_tokens: int = 24) -> None:
         self.tok = tokenizer
         self.max_tokens, self.max_question_tokens = max_tokens, max_question_tokens
-        self.lowercase, self.context = lowercase, context
+        self.lowercase, self.max_heading_tokens = lowercase, max_heading_tokens
 
     def _text(self, s: str) -> str:
         return lower_same_length(s) if self.lowercase else s
@@ -60,21 +93,36 @@ class WindowMaker:
     def question_ids(self, question: str) -> list[int]:
         return list(self.tok(self._text(question), add_special_tokens=False)["input_ids"][: self.max_question_tokens])
 
-    def sentence_lengths(self, text: str, sentences: Sequence[Span]) -> list[int]:
-        """Token count of each sentence (to decide which neighbours fit)."""
-        enc = self.tok([self._text(text[a:b]) for a, b in sentences], add_special_tokens=False)
-        return [len(ids) for ids in enc["input_ids"]]
+    def tokenize(self, passage: Passage) -> Tokenized:
+        """Token ids and document offsets of every sentence (one tokenizer call for all of them)."""
+        spans = list(passage.sentences) + ([passage.heading] if passage.heading else [])
+        if not spans:
+            return Tokenized((), ())
+        enc = self.tok([self._text(passage.text[a:b]) for a, b in spans], add_special_tokens=False,
+                       return_offsets_mapping=True)
+        ids = [tuple(x) for x in enc["input_ids"]]
+        offs = [tuple((a + s, a + e) for s, e in o) for (a, _), o in zip(spans, enc["offset_mapping"], strict=True)]
+        if passage.heading:
+            h = self.max_heading_tokens
+            return Tokenized(tuple(ids[:-1]), tuple(offs[:-1]), ids[-1][:h], offs[-1][:h])
+        return Tokenized(tuple(ids), tuple(offs))
 
-    def make(self, qids: list[int], text: str, sentences: Sequence[Span], i: int,
-             lengths: Sequence[int] | None = None) -> Window:
-        """The window around sentence i of `text` (a document), for a question's token ids."""
-        room = self.max_tokens - len(qids) - 4  # <s> q </s> </s> w </s>
-        lengths = lengths if lengths is not None else self.sentence_lengths(text, sentences)
-        a, b = window_span(sentences, i, lengths, room, self.context)
-        enc = self.tok(self._text(text[a:b]), add_special_tokens=False, return_offsets_mapping=True)
-        wids, offs = enc["input_ids"][:room], enc["offset_mapping"][:room]
+    def windows(self, qids: Sequence[int], tokens: Tokenized) -> list[Window]:
+        """The windows covering every sentence of a tokenized passage, for a question's token ids."""
+        room = self.max_tokens - len(qids) - 4 - len(tokens.heading_ids)  # <s> q </s></s> ... </s>
+        if not tokens.ids or room < 1:
+            return []
         cls, sep = self.tok.cls_token_id, self.tok.sep_token_id
-        ids = (cls, *qids, sep, sep, *wids, sep)
-        offsets = tuple((a + s, a + e) for s, e in offs)
-        covered = (offsets[0][0], offsets[-1][1]) if offsets else (a, a)
-        return Window(ids, len(qids) + 3, offsets, covered, sentences[i])
+        head = (cls, *qids, sep, sep)
+        out = []
+        for i, j in pack([len(x) for x in tokens.ids], room):
+            ids = [t for k in range(i, j + 1) for t in tokens.ids[k]][:room]
+            offs = [o for k in range(i, j + 1) for o in tokens.offsets[k]][:room]
+            segments = (0,) * len(tokens.heading_ids) + (1,) * len(ids)
+            out.append(Window((*head, *tokens.heading_ids, *ids, sep), len(head),
+                              (*tokens.heading_offsets, *offs), segments, (i, j)))
+        return out
+
+    def make(self, question: str, passage: Passage) -> list[Window]:
+        """`windows` from raw text: tokenizes the question and the passage."""
+        return self.windows(self.question_ids(question), self.tokenize(passage))

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from qa.answer.decide import Decision
 from qa.config import Settings, WebSettings
 from qa.index.build import build_index
 from qa.index.store import load_index
 from qa.service import QAService, manifest_signature
 from qa.web.app import create_app
-from tests.conftest import SMALL_CORPUS, FakeEncoder, FakeReader, fake_verifier
+from tests.conftest import SMALL_CORPUS, FakeEncoder, FakeReader
 from tests.servers import BackgroundServer
 
 pytestmark = pytest.mark.browser
@@ -65,7 +66,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings = Settings(docs_dir=docs, index_dir=root / "index", auto_build="never",
                         web=WebSettings(admin_token=TOKEN, reload_interval=1))
     # the fake reader answers with a phrase, as the real one does (and abstains on unrelated text)
-    svc = QAService(load_index(root / "index"), enc, settings, reader=FakeReader(), verifier=fake_verifier(),
+    svc = QAService(load_index(root / "index"), enc, settings, reader=FakeReader(), decision=Decision.neutral(),
                     signature=manifest_signature(root / "index"))
     with BackgroundServer(create_app(svc)) as url:
         yield {"url": url, "svc": svc, "root": root, "docs": docs}
