@@ -75,9 +75,12 @@ def test_answer_contract_and_offsets(svc: QAService) -> None:
         assert (p["doc"], p["start"], p["end"]) not in seen
         seen.add((p["doc"], p["start"], p["end"]))
         for h in p["highlights"]:
-            assert p["start"] <= h["start"] < h["end"] <= p["end"] and h["label"] in ("answer", "term")
+            assert p["start"] <= h["start"] < h["end"] <= p["end"] and h["label"] in ("answer", "phrase", "term")
     labels = {h["label"] for h in d["passages"][0]["highlights"]}
-    assert labels == {"answer", "term"}
+    assert labels == {"answer", "phrase", "term"}  # the (fake) reader marks a phrase inside the answer
+    ph = d["answer"]["phrase"]
+    assert d["answer"]["start"] <= ph["start"] < ph["end"] <= d["answer"]["end"]
+    assert text[ph["start"]:ph["end"]] == ph["text"]
     terms = [text[h["start"]:h["end"]] for h in d["passages"][0]["highlights"] if h["label"] == "term"]
     assert any("Sông Hương" in t for t in terms), terms  # adjacent question words are one underlined run
 

@@ -31,9 +31,7 @@ def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
     from qa.answer.calibrate import fit_decision, gather
     from qa.cli.progress import bar
     from qa.cli.reader import load_items
-    from qa.eval.data import load_qa_file, select, write_paragraph_docs
-    from qa.index.build import build_index
-    from qa.index.store import load_index
+    from qa.eval.data import load_qa_file, select
     from qa.model.encoder import load_encoder
     from qa.model.query import fast_query_encoder
     from qa.reader.read import reader_for
@@ -56,14 +54,8 @@ def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
     reader.trace()
     examples = []
     with tempfile.TemporaryDirectory(prefix="qa-calibrate-") as tmp:
-        docs, idx = Path(tmp) / "docs", Path(tmp) / "index"
-        n = write_paragraph_docs(shown, docs)
-        for p in sorted(Path(args.docs).rglob("*")) if seed_sets else []:
-            if p.is_file():
-                shutil.copy(p, docs / p.name)
-        print(f"Indexing {n} held-out paragraphs{' and the seed documents' if seed_sets else ''}…", file=sys.stderr)
-        build_index(docs, idx, enc, settings.build)
-        index = load_index(idx)
+        root = Path(args.work) if args.work else Path(tmp)
+        index = calibration_index(shown, Path(args.docs) if seed_sets else None, root, enc, settings)
         # every passage read: the decision learns from all of them (the product may stop early)
         answerer = Answerer(index, Retriever(index, fast_query_encoder(enc)), AnswerParams(early_stop=None), reader)
         for name, items in [*groups, *seed_sets]:
@@ -75,3 +67,22 @@ def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
     print(f"Decision fitted on {len(examples)} askings in {(time.perf_counter() - t0) / 60:.1f} min: "
           f"{folder}/decision.json (answer at P ≥ {decision.answer_at:.3f}, sure at {decision.sure_at:.2f})")
     return 0
+
+
+def calibration_index(shown: list[Any], seed_docs: Path | None, root: Path, enc: Any, settings: Any) -> Any:
+    """The index of the held-out paragraphs (and the seed documents) in `root`, built once: a
+    `--work` folder keeps it for the next calibration (it does not depend on the reader)."""
+    from qa.eval.data import write_paragraph_docs
+    from qa.index.build import build_index
+    from qa.index.store import load_index
+
+    docs, idx = root / "calibration-docs", root / "calibration-index"
+    if not (idx / "manifest.json").is_file():
+        shutil.rmtree(docs, ignore_errors=True)
+        n = write_paragraph_docs(shown, docs)
+        for p in sorted(seed_docs.rglob("*")) if seed_docs else []:
+            if p.is_file():
+                shutil.copy(p, docs / p.name)
+        print(f"Indexing {n} held-out paragraphs{' and the seed documents' if seed_docs else ''}…", file=sys.stderr)
+        build_index(docs, idx, enc, settings.build)
+    return load_index(idx)

@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--docs", default="seeds", help="calibrate: the documents the seed sets ask about")
     p.add_argument("--out", help="train: folder for the weights (default: a new folder reader-YYYYmmdd-HHMM)")
     p.add_argument("--work", help="train: folder for the frozen-layer cache, checkpoints and snapshots "
-                                  "(default: OUT-work)")
+                                  "(default: OUT-work); calibrate: keeps the calibration index for the next run")
     p.add_argument("--resume", action="store_true", help="train: continue from the checkpoint in --work")
     p.add_argument("--weights", help="calibrate/eval: the reader folder (default for eval: the shipped one)")
     p.add_argument("--split", choices=["heldout", "test", "calib", "train", "all"], default=None,

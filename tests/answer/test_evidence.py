@@ -29,7 +29,6 @@ def check(question: str, answer: str, vietnamese: bool = True) -> str | None:
     ("Thu ngân sách năm 2017 ước đạt bao nhiêu?", "Năm 2017, thu ngân sách ước đạt trên 70 nghìn tỷ đồng."),
     ("thu ngan sach nam 2017 uoc dat bao nhieu", "Năm 2017, thu ngân sách ước đạt trên 70 nghìn tỷ đồng."),
     ("Có bao nhiêu đại biểu dự hội nghị?", "Dự hội nghị có hơn 700 đại biểu."),
-    ("Bao nhiêu người dự hội nghị?", "Dự hội nghị có hơn 700 đại biểu."),
     ("Ai chủ trì hội nghị?", "Đồng chí Lê Văn Thành, Bí thư Thành ủy Hải Phòng chủ trì hội nghị."),
     ("Bí thư Thành ủy Hải Phòng là ai?", "Đồng chí Lê Văn Thành, Bí thư Thành ủy Hải Phòng chủ trì hội nghị."),
     ("Thành phố có mấy hạn chế?", "Thành phố có 6 hạn chế."),
