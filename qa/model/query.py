@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qa.lang.text import nfc
-from qa.model.encoder import Encoder, Span, quiet_transformers, encode_with_spans
+from qa.model.encoder import Encoder, Span, encode_with_spans, quiet_transformers
 
 
 class TracedQueryEncoder:

@@ -29,8 +29,8 @@ from qa.index.engines.base import (
 )
 from qa.index.engines.dense import DenseParams
 from qa.index.engines.inprocess import InProcessBackend
-from qa.index.engines.registry import ENGINES, KINDS, engine_for, parse_backend
 from qa.index.engines.lexical import LexicalIndex
+from qa.index.engines.registry import ENGINES, KINDS, engine_for, parse_backend
 from qa.index.engines.sparse import LexicalQuery, SparseParams
 from qa.index.vectors import encode_chunks
 from qa.ingest.chunking import ChunkingParams, chunk_document
