@@ -21,8 +21,8 @@ the best sentence cosine); `qa.search.hybrid` fuses them with its tuned z-score 
 >>> point_id("a.txt", 0) == point_id("a.txt", 0) != point_id("a.txt", 1)
 True
 >>> pts = Points([Chunk("a.txt", "A", "x", 0, 1, ((0, 1),))], np.ones((1, 2), np.float32), np.ones((1, 2), np.float32))
->>> len(pts), pts[0].id == point_id("a.txt", 0), pts[0].sparse.nnz
-(1, True, 0)
+>>> len(pts), pts[0].id == point_id("a.txt", 0), pts[-1].sparse.nnz, len(pts[5:])
+(1, True, 0, 0)
 """
 
 from __future__ import annotations
@@ -145,6 +145,9 @@ class Points(Sequence[ChunkPoint]):
             off = self.offsets
             return Points(self.chunks[a:b], self.chunk_vectors[a:b], self.sentence_vectors[off[a] : off[b]],
                           self.params, self.ids[a:b], off[a : b + 1] - off[a])
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
         c = self.chunks[i]
         sparse = document_vector(c.text, self.params) if self.params is not None else _NO_TERMS
         return ChunkPoint(int(self.ids[i]), c, self.chunk_vectors[i],
