@@ -74,7 +74,7 @@ def guard(settings: BackendSettings, fn: Callable[[], T], what: str = "") -> T:
 def connect(settings: BackendSettings) -> Any:
     """A client for the configured server, checked with one request (a bad URL or key fails here)."""
     _models()
-    from qdrant_client import QdrantClient
+    from qdrant_client import QdrantClient  # optional dependency (the scale extra), checked by _models()
 
     url = settings.url
     if url.startswith("local:"):
