@@ -48,7 +48,7 @@ def _settings_problem(settings: Settings, device: str | None) -> str | None:
 
     from qa.cli.main import _device, check_docs, check_index_target
     from qa.errors import QAError
-    from qa.index.manifest import MANIFEST
+    from qa.index.catalogue.manifest import MANIFEST
 
     try:
         if device is not None:

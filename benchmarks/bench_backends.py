@@ -13,9 +13,9 @@ every backend (see bench_build.py), so "build" here is everything after it.
 
 Every (backend, size) runs in a fresh process, so RSS is its own:
 
-- build: the production writers: for `faiss`, `qa.index.build._assemble` + `save_index` (FAISS,
-  bm25s, catalogue); for `qdrant-edge`, `qa.index.external` (points streamed into a new shard in
-  slices, `optimize()` for the HNSW graph, catalogue, atomic swap);
+- build: the production pipeline after embedding (`qa.index.build.write_index`, the same for every
+  engine): for `faiss` the points handed over at once (FAISS, bm25s, catalogue); for `qdrant-edge`
+  streamed into a new shard in slices, `optimize()` for the HNSW graph, catalogue, atomic swap;
 - load: `load_index` (for Qdrant Edge the catalogue plus opening the shard);
 - search: `Retriever.search(k=5)` for the questions of tests/data/seed_dev.json and the shared
   files, their text through the real question pipeline (shorthand, diacritics restoration), their
@@ -36,7 +36,7 @@ Parity on real data (the embedded model, no synthetic vectors):
         [--backends faiss qdrant-edge qdrant+local:/tmp/qa-parity/qdrant-storage]
 
 copies an in-process index of the shared paragraphs (bench_retrieval.py builds it) into each
-engine backend with the production writers (`qa.index.external`: same chunks, same vectors, the
+engine backend with the production pipeline (`qa.index.build.write_index`: same chunks, same vectors, the
 sparse weights computed at write time), then ranks the held-out paragraphs' questions (as typed and
 without diacritics) on every backend: R@1 / MRR@10 of the fused ranking, and each backend's search
 p50. The questions are prepared (shorthand, diacritics, vectors) once, on the in-process index.
@@ -54,7 +54,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +153,15 @@ def disk_mb(path: Path) -> float:
 
 
 def build(kind: str, n: int, mix: Mixture, out: Path, on_disk: bool = False) -> float:
-    """Write the index with the production code; returns seconds (corpus generation excluded)."""
-    from qa.index.backend import BackendSettings
-    from qa.index.build import BuildOptions, BuildReport, _assemble, _manifest
-    from qa.index.dense import DenseIndex
-    from qa.index.store import save_index
+    """Write the index with the production pipeline's last steps (`write_index`: points to the engine,
+    catalogue, swap); returns seconds (corpus generation excluded)."""
+    from qa.index.build import BuildOptions, model_fingerprint, write_index
+    from qa.index.engines.base import BackendSettings
+    from qa.index.engines.registry import engine_for
 
     enc = SyntheticEncoder(mix)
-    spent = 0.0
+    o = BuildOptions(backend=BackendSettings(kind=kind, on_disk=on_disk))
+    live = out.resolve()
     if kind == "faiss":
         docs: dict[str, Document] = {}
         chunks: list[Chunk] = []
@@ -177,38 +178,30 @@ def build(kind: str, n: int, mix: Mixture, out: Path, on_disk: bool = False) -> 
         cvec, svec = cvec[:rows], svec[:srows]
         gc.collect()
         t0 = time.perf_counter()
-        data = _assemble(enc, BuildOptions(), docs, chunks, cvec, svec, t0, BuildReport())
-        save_index(data, out)
+        writer = engine_for(kind).writer(o.backend, live, model_fingerprint(enc), o.dense)
+        write_index(writer, live, model_fingerprint(enc), o, docs, chunks, [(chunks, cvec, svec)])
         return time.perf_counter() - t0
-    from qa.index import external
-    from qa.index.qdrant_edge import QdrantEdgeBackend
-    from qa.index.sparse import SparseParams
-
-    s = BackendSettings(kind="qdrant-edge", on_disk=on_disk)
     docs, chunks = {}, []
     for d, c, _, _ in corpus(n, mix):  # texts first: the BM25 constants need the whole corpus
         docs.update(d)
         chunks += c
-    t0 = time.perf_counter()
-    params = SparseParams.fit(c.text for c in chunks)
-    tmp = external._stage(out.resolve())
-    engine = QdrantEdgeBackend(tmp / external.SHARD_DIR, DIM, s, create=True)
-    spent += time.perf_counter() - t0
-    for _, c, cv, sv in corpus(n, mix):  # same seed: the same slices again, vectors and all
-        t1 = time.perf_counter()
-        external._write_points(engine, c, cv, sv, params)
-        spent += time.perf_counter() - t1
-    t1 = time.perf_counter()
-    engine.optimize()
-    engine.close()
-    from qa.index.manifest import BackendEntry
+    generating = [0.0]
 
-    entry = BackendEntry("qdrant-edge", external.SHARD_DIR, "", "", params.to_dict(),
-                         {"on_disk": on_disk, "quantization": "none", "shards": 0, "replication": 1})
-    o = BuildOptions(backend=s)
-    manifest = replace(_manifest(enc, o, DenseIndex(None, "hnsw"), docs, chunks, 0.0, {}), backend=entry)
-    external._finish(tmp, out.resolve(), manifest, docs, chunks)
-    return spent + time.perf_counter() - t1
+    def slices() -> Iterator[tuple[list[Chunk], np.ndarray, np.ndarray]]:
+        """The same seed: the same slices again, vectors and all (streamed: never all in memory)."""
+        it = corpus(n, mix)
+        while True:
+            t1 = time.perf_counter()
+            got = next(it, None)
+            generating[0] += time.perf_counter() - t1
+            if got is None:
+                return
+            yield got[1], got[2], got[3]
+
+    t0 = time.perf_counter()
+    writer = engine_for(kind).writer(o.backend, live, model_fingerprint(enc), o.dense)
+    write_index(writer, live, model_fingerprint(enc), o, docs, chunks, slices())
+    return time.perf_counter() - t0 - generating[0]
 
 
 def questions() -> list[str]:
@@ -268,44 +261,20 @@ def worker(kind: str, n: int, n_queries: int, work: Path, keep: bool, on_disk: b
 
 
 def convert(src: Any, out: Path, label: str) -> Any:
-    """Write an in-process index's chunks and vectors into backend `label`; returns its settings."""
-    from qa.index import external
-    from qa.index.backend import BackendSettings
-    from qa.index.manifest import BackendEntry
-    from qa.index.sparse import SparseParams, TermVocabulary
+    """Write an in-process index's chunks and vectors into backend `label` (the production pipeline's last
+    steps: same chunks, same vectors, the sparse weights computed at write time); returns its settings."""
+    from qa.index.build import BuildOptions, write_index
+    from qa.index.engines.registry import engine_for, parse_backend
 
-    s = BackendSettings.parse(label)
+    s = parse_backend(label)
     if out.exists():
         shutil.rmtree(out)
-    chunks = src.chunks
-    params = SparseParams.fit(c.text for c in chunks)
-    tmp = external._stage(out.resolve())
-    client = None
-    try:
-        if s.kind == "qdrant-edge":
-            from qa.index.qdrant_edge import QdrantEdgeBackend
-
-            collection = external.SHARD_DIR
-            engine: Any = QdrantEdgeBackend(tmp / collection, src.manifest.model.dimension, s, create=True)
-        else:
-            from qa.index.qdrant_server import QdrantServerBackend, connect
-
-            client = connect(s)
-            collection = f"{s.collection}_parity"
-            if collection in {c.name for c in client.get_collections().collections}:
-                client.delete_collection(collection)
-            engine = QdrantServerBackend.create(client, collection, src.manifest.model, s, own_client=False)
-        ids = external._write_points(engine, chunks, src.chunk_vectors, src.sentence_vectors, params)
-        engine.optimize()
-        engine.close()
-        entry = BackendEntry(s.kind, collection, "", s.url if s.kind == "qdrant" else "", params.to_dict(),
-                             {"on_disk": False, "quantization": "none", "shards": 0, "replication": 1})
-        manifest = replace(src.manifest, backend=entry, dense_kind="hnsw")
-        external._finish(tmp, out.resolve(), manifest, src.documents, chunks, TermVocabulary(ids, len(chunks)))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if client is not None:
-            client.close()
+    m = src.manifest
+    o = BuildOptions(chunking=m.chunking, encode=m.encode, dense=m.dense, backend=s)
+    live = out.resolve()
+    writer = engine_for(s.kind).writer(s, live, m.model, o.dense)
+    write_index(writer, live, m.model, o, dict(src.documents), src.chunks,
+                [(src.chunks, src.chunk_vectors, src.sentence_vectors)])
     return s
 
 

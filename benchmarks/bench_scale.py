@@ -7,7 +7,7 @@ multilingual-e5 chunk embeddings (shared component + topic + document + chunk no
 L2-normalized; see `Mixture`). Uniform random unit vectors would be a poor proxy: they have no cluster structure,
 which is what approximate indexes exploit. Queries are fresh draws from the same mixture.
 
-For each size: exact (IndexFlatIP), HNSW and IVF built with `qa.index.dense.DenseIndex.build` and the
+For each size: exact (IndexFlatIP), HNSW and IVF built with `qa.index.engines.dense.DenseIndex.build` and the
 default `DenseParams` (what `qa index build` does), then single-query search (k=10 for recall@10,
 k=64 as the retriever asks for candidates); `auto` names the kind the automatic choice picks.
 HNSW is skipped above 500 k vectors (IVF's range; HNSW there takes a long time to build on two
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import rss_mb  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.index.dense import DenseIndex, DenseParams  # noqa: E402
+from qa.index.engines.dense import DenseIndex, DenseParams  # noqa: E402
 
 DIM = 384
 

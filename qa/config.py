@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from qa.errors import ConfigError
-from qa.index.backend import QUANTIZATIONS, BackendSettings
 from qa.index.build import BuildOptions
-from qa.index.dense import DenseKind
+from qa.index.engines.base import QUANTIZATIONS
+from qa.index.engines.dense import DenseKind
+from qa.index.engines.registry import parse_backend
 from qa.index.vectors import EncodeMode
 from qa.model.encoder import ModelOptions
 from qa.web.security import DEFAULT_ORIGINS, parse_origins
@@ -93,7 +94,7 @@ class Settings:
                     hnsw_from=e.number("QA_HNSW_FROM", b.dense.hnsw_from, low=0),
                     ivf_from=e.number("QA_IVF_FROM", b.dense.ivf_from, low=0),
                 ),
-                backend=BackendSettings.parse(
+                backend=parse_backend(
                     e.text("QA_BACKEND", "faiss"),
                     api_key=e.env.get("QA_QDRANT_API_KEY", "").strip(),
                     collection=e.text("QA_QDRANT_COLLECTION", b.backend.collection),

@@ -20,7 +20,7 @@ from qa.batching import Arrivals
 from qa.config import Settings
 from qa.errors import InputError, QAError
 from qa.index.build import model_fingerprint
-from qa.index.manifest import MANIFEST
+from qa.index.catalogue.manifest import MANIFEST
 from qa.index.store import IndexData, load_index
 from qa.ingest.headings import first_words, section_headings, section_title
 from qa.model.batched import BatchingEncoder

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from qa.config import Settings
 from qa.errors import IndexCorruptError, IndexMissingError, ModelError, QAError
 from qa.index.build import build_index, model_fingerprint, staleness, update_index
-from qa.index.manifest import read_manifest
+from qa.index.catalogue.manifest import read_manifest
 from qa.index.store import IndexData, load_index
 from qa.index.vectors import Progress
 from qa.model.encoder import DEFAULT_MODEL, Encoder, load_encoder

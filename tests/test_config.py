@@ -8,7 +8,7 @@ import pytest
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.index.dense import DenseParams
+from qa.index.engines.dense import DenseParams
 
 
 def test_defaults_without_environment() -> None:

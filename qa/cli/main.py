@@ -61,7 +61,7 @@ def check_docs(docs: Path) -> None:
 
 def check_index_target(index: Path) -> None:
     """A build may replace `index` whole: refuse a file, or a folder with other things in it than an index."""
-    from qa.index.manifest import MANIFEST
+    from qa.index.catalogue.manifest import MANIFEST
 
     if index.exists() and not index.is_dir():
         raise QAError(f"--index {index} is a file, not a folder; choose a folder for the index")
@@ -73,7 +73,7 @@ def check_index_target(index: Path) -> None:
 def check_index(index: Path) -> None:
     """An index exists at `index` (asking and evaluating never build one: a typo must not start a build)."""
     from qa.errors import IndexCorruptError, IndexMissingError
-    from qa.index.manifest import read_manifest
+    from qa.index.catalogue.manifest import read_manifest
 
     try:
         read_manifest(index)
@@ -90,8 +90,8 @@ def check_backend(s: Settings, index: Path | None = None) -> None:
     b = s.build.backend
     if b.kind != "qdrant":
         return
-    from qa.index.manifest import read_manifest
-    from qa.index.qdrant_server import QdrantServerBackend, connect
+    from qa.index.catalogue.manifest import read_manifest
+    from qa.index.engines.qdrant_server import QdrantServerBackend, connect
 
     client = connect(b)
     try:
@@ -162,7 +162,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index_info(s: Settings, staleness: Any) -> int:
-    from qa.index.manifest import read_manifest
+    from qa.index.catalogue.manifest import read_manifest
     from qa.index.store import load_index
 
     m = read_manifest(s.index_dir)

@@ -1,4 +1,9 @@
-"""Build and incrementally update the index from a docs folder (what `qa index build/update` run).
+"""Build and incrementally update an index from a docs folder (what `qa index build/update` run), the
+same pipeline for every engine:
+
+    documents → diff against the manifest → chunks and sentences → vectors (here, or on Ray)
+      → points handed to the engine (delete by document, upsert, optimize; `qa.index.engines`)
+      → catalogue written beside them (`qa.index.catalogue`) → swapped in atomically
 
     report = build_index(Path("seeds"), Path("index"), encoder, BuildOptions())
     report.chunks, report.reused_documents        # (26, 0)
@@ -6,26 +11,33 @@
 
 from __future__ import annotations
 
+import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from qa.atomic import file_sha256
-from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError
-from qa.index.backend import BackendSettings
-from qa.index.dense import DenseIndex, DenseParams
-from qa.index.lexical import CorpusTerms, LexicalIndex
-from qa.index.manifest import Counts, DocEntry, Manifest, ModelFingerprint, read_manifest
-from qa.index.store import IndexData, load_index, save_index
+from qa.errors import DocumentError, IndexCorruptError, IndexMissingError, NoDocumentsError, QAError
+from qa.index.catalogue.folder import collect_leftovers, fit_restorer, publish, stage_beside
+from qa.index.catalogue.manifest import Counts, DocEntry, Manifest, ModelFingerprint, read_manifest
+from qa.index.distributed import RayOptions, encode_chunks_ray
+from qa.index.engines.base import BackendSettings, Points, Writer
+from qa.index.engines.dense import DenseKind, DenseParams
+from qa.index.engines.lexical import CorpusTerms
+from qa.index.engines.registry import engine_for
+from qa.index.store import load_index
 from qa.index.vectors import EncodeMode, Progress, check_mode, encode_chunks, encoded_count
 from qa.ingest.chunking import ChunkingParams, chunk_document
 from qa.ingest.documents import find_documents, load_documents
-from qa.lang.diacritics import DiacriticRestorer
-from qa.model.encoder import Encoder, ModelOptions
+from qa.model.encoder import Encoder
 from qa.schema import Chunk, Document
+
+__all__ = ["BuildOptions", "BuildReport", "RayOptions", "build_index", "model_fingerprint", "new_manifest",
+           "staleness", "update_index", "write_index"]
 
 
 @dataclass(frozen=True)
@@ -37,25 +49,6 @@ class BuildOptions:
     dense: DenseParams = field(default_factory=DenseParams)
     backend: BackendSettings = field(default_factory=BackendSettings)  # QA_BACKEND: where the vectors go
     ray: RayOptions | None = None  # `qa index build --ray [ADDRESS]`: embed on a Ray cluster
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    """Embedding with Ray Data (`qa.index.distributed`): the cluster, and the model each worker loads."""
-
-    address: str = "local"  # "local" = ray.init() on this machine's cores, else a cluster address
-    model: ModelOptions | None = None  # None: the driver's encoder object is shipped to the workers
-    batch_size: int = 64
-
-
-def _encode(o: BuildOptions, encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
-            progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
-    """`encode_chunks` here, or spread over a Ray cluster when `o.ray` is set (same vectors)."""
-    if o.ray is not None:
-        from qa.index.distributed import encode_chunks_ray
-
-        return encode_chunks_ray(encoder, docs, chunks, o.ray, progress, mode=o.encode)
-    return encode_chunks(encoder, docs, chunks, progress, mode=o.encode)
 
 
 @dataclass
@@ -80,36 +73,32 @@ def model_fingerprint(encoder: Encoder) -> ModelFingerprint:
     return ModelFingerprint(encoder.name, int(encoder.dimension), encoder.profile)
 
 
-def _manifest(encoder: Encoder, options: BuildOptions, dense: DenseIndex, docs: dict[str, Document],
-              chunks: list[Chunk], seconds: float, skipped: dict[str, str]) -> Manifest:
+def _encode(o: BuildOptions, encoder: Encoder, docs: dict[str, Document], chunks: list[Chunk],
+            progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """`encode_chunks` here, or spread over a Ray cluster when `o.ray` is set (same vectors)."""
+    if o.ray is not None:
+        return encode_chunks_ray(encoder, docs, chunks, o.ray, progress, mode=o.encode)
+    return encode_chunks(encoder, docs, chunks, progress, mode=o.encode)
+
+
+def new_manifest(model: ModelFingerprint, options: BuildOptions, dense_kind: DenseKind, docs: dict[str, Document],
+                 chunks: list[Chunk], seconds: float, skipped: dict[str, str]) -> Manifest:
+    """The manifest of a new index (before its files are listed)."""
     per_doc = {d: 0 for d in docs}
     for c in chunks:
         per_doc[c.doc_id] += 1
     return Manifest(
-        model=model_fingerprint(encoder),
+        model=model,
         counts=Counts(len(docs), len(chunks), sum(len(c.sentences) for c in chunks)),
         chunking=options.chunking,
         encode=options.encode,
-        dense_kind=dense.kind,
+        dense_kind=dense_kind,
         dense=options.dense,
         documents={d.doc_id: DocEntry(d.sha256, d.title, len(d.text), per_doc[d.doc_id]) for d in docs.values()},
         skipped=dict(skipped),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(seconds, 3),
     )
-
-
-def _load_and_diff(docs_dir: Path, old: Manifest,
-                   report: BuildReport) -> tuple[dict[str, Document], set[str]]:
-    """The documents on disk and the ids unchanged since the `old` index (same bytes, by the manifest's
-    hashes: no old text is read); fills the report's added / changed / removed lists."""
-    docs = _load_docs(docs_dir, report)
-    before = old.documents
-    keep = {d for d, doc in docs.items() if d in before and before[d].sha256 == doc.sha256}
-    report.added = sorted(d for d in docs if d not in before)
-    report.changed = sorted(d for d in docs if d in before and d not in keep)
-    report.removed = sorted(d for d in before if d not in docs)
-    return docs, keep
 
 
 def _load_docs(docs_dir: Path, report: BuildReport) -> dict[str, Document]:
@@ -129,17 +118,62 @@ def _load_docs(docs_dir: Path, report: BuildReport) -> dict[str, Document]:
     return {d.doc_id: d for d in docs}
 
 
-def _assemble(encoder: Encoder, options: BuildOptions, docs: dict[str, Document], chunks: list[Chunk],
-              cvec: np.ndarray, svec: np.ndarray, started: float, report: BuildReport) -> IndexData:
-    dense = DenseIndex.build(cvec, options.dense)
-    lexical = LexicalIndex.build([c.text for c in chunks])
-    terms = CorpusTerms.build(c.text for c in chunks)
-    # fit on the kept text of each document once: chunks overlap and would double-count
-    restorer = DiacriticRestorer.fit(
-        d.text[s:e] for d in docs.values() for s, e in (d.spans or ((0, len(d.text)),))
-    )
-    manifest = _manifest(encoder, options, dense, docs, chunks, time.perf_counter() - started, report.skipped)
-    return IndexData(manifest, docs, chunks, cvec, svec, dense, lexical, terms, restorer)
+def _load_and_diff(docs_dir: Path, old: Manifest,
+                   report: BuildReport) -> tuple[dict[str, Document], set[str]]:
+    """The documents on disk and the ids unchanged since the `old` index (same bytes, by the manifest's
+    hashes: no old text is read); fills the report's added / changed / removed lists."""
+    docs = _load_docs(docs_dir, report)
+    before = old.documents
+    keep = {d for d, doc in docs.items() if d in before and before[d].sha256 == doc.sha256}
+    report.added = sorted(d for d in docs if d not in before)
+    report.changed = sorted(d for d in docs if d in before and d not in keep)
+    report.removed = sorted(d for d in before if d not in docs)
+    return docs, keep
+
+
+def _by_doc(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
+    out: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        out.setdefault(c.doc_id, []).append(c)
+    return out
+
+
+def write_index(writer: Writer, live: Path, model: ModelFingerprint, o: BuildOptions, docs: dict[str, Document],
+                chunks: list[Chunk], fresh: Iterable[tuple[list[Chunk], np.ndarray, np.ndarray]],
+                gone: Sequence[str] = (), started: float | None = None,
+                skipped: dict[str, str] | None = None) -> Manifest:
+    """Stage a folder beside `live`, hand the engine the points, write the catalogue, swap it in; returns
+    the manifest written (the pipeline's last steps, for every engine).
+
+    `chunks` is the new index's chunk list (folder order); `fresh` the chunks to write with their vectors,
+    in slices (sentence vectors stacked in chunk order; a build: all of them, usually one slice); `gone`
+    the documents whose old points go first (an update)."""
+    started = time.perf_counter() if started is None else started
+    stage = stage_beside(live)
+    try:
+        backend = writer.open(stage, chunks)
+        if gone:
+            backend.delete_documents(list(gone))
+        for part in fresh:
+            backend.upsert(Points(*part, params=writer.params))
+        backend.optimize()
+        try:
+            written = writer.finish(stage, chunks)
+            manifest = replace(new_manifest(model, o, written.dense_kind, docs, chunks,
+                                            time.perf_counter() - started, skipped or {}), backend=written.entry)
+            manifest = publish(stage, live, manifest, docs, chunks, written.files,
+                    CorpusTerms.build(c.text for c in chunks), fit_restorer(docs))
+        except (OSError, RuntimeError) as e:  # faiss reports a failed write (disk full) as RuntimeError
+            raise QAError(f"could not write the index beside {live}: {e}; the previous index is unchanged "
+                          "(free some disk space or choose another --index folder)") from e
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    collect_leftovers(live)
+    writer.published()
+    return manifest
 
 
 def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: BuildOptions | None = None,
@@ -148,18 +182,21 @@ def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: Buil
     started = time.perf_counter()
     o = options or BuildOptions()
     check_mode(o.encode)
-    if o.backend.kind != "faiss":
-        from qa.index.external import build_external
-
-        return build_external(docs_dir, index_dir, encoder, o, progress,
-                              lambda d, c, p: _encode(o, encoder, d, c, p))
+    live = index_dir.resolve()
+    # before any work: a server that cannot be reached fails here
+    writer = engine_for(o.backend.kind).writer(o.backend, live, model_fingerprint(encoder), o.dense)
     report = BuildReport()
-    docs = _load_docs(docs_dir, report)
-    chunks = [c for d in docs.values() for c in chunk_document(d, o.chunking)]
-    cvec, svec = _encode(o, encoder, docs, chunks, progress)
-    save_index(_assemble(encoder, o, docs, chunks, cvec, svec, started, report), index_dir)
-    report.documents, report.chunks = len(docs), len(chunks)
-    report.sentences, report.encoded_texts = len(svec), encoded_count(encoder, docs, chunks, o.encode)
+    try:
+        docs = _load_docs(docs_dir, report)
+        chunks = [c for d in docs.values() for c in chunk_document(d, o.chunking)]
+        cvec, svec = _encode(o, encoder, docs, chunks, progress)
+    except BaseException:
+        writer.abort()
+        raise
+    write_index(writer, live, model_fingerprint(encoder), o, docs, chunks, [(chunks, cvec, svec)], [], started,
+                report.skipped)
+    report.documents, report.chunks, report.sentences = len(docs), len(chunks), len(svec)
+    report.encoded_texts = encoded_count(encoder, docs, chunks, o.encode)
     report.added = sorted(docs)
     report.seconds = time.perf_counter() - started
     return report
@@ -167,59 +204,38 @@ def build_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: Buil
 
 def update_index(docs_dir: Path, index_dir: Path, encoder: Encoder, options: BuildOptions | None = None,
                  progress: Progress | None = None) -> BuildReport:
-    """Incremental: re-encode only new and changed documents, drop deleted ones.
+    """Incremental: re-encode only new and changed documents, drop deleted ones (their points deleted by
+    document, the new ones upserted, the kept ones untouched).
 
-    Falls back to a full build when the old index is missing, damaged, or made with another
-    model, chunking or encode mode (vectors from another mode don't mix).
+    Falls back to a full build when the old index is missing, damaged, built for another backend, or
+    made with another model, chunking or encode mode (vectors from another mode don't mix).
     """
     o = options or BuildOptions()
     check_mode(o.encode)
-    if o.backend.kind != "faiss":
-        from qa.index.external import update_external
-
-        return update_external(docs_dir, index_dir, encoder, o, progress,
-                               lambda d, c, p: _encode(o, encoder, d, c, p))
+    live = index_dir.resolve()
     try:
-        old = load_index(index_dir, o.backend)  # built for another backend: rebuilt in process
+        old = load_index(live, o.backend)
     except (IndexMissingError, IndexCorruptError):
         return build_index(docs_dir, index_dir, encoder, o, progress)
+    if old.backend is not None:
+        old.backend.close()  # the writer opens the engine again, for writing
     m = old.manifest
     if m.model != model_fingerprint(encoder) or m.encode != o.encode or m.chunking != o.chunking:
         return build_index(docs_dir, index_dir, encoder, o, progress)
     started = time.perf_counter()
     report = BuildReport(full=False)
-    docs, keep = _load_and_diff(docs_dir, old.manifest, report)
-    # old rows of the kept documents, in the old order
-    old_rows: dict[str, list[int]] = {}
-    for i, c in enumerate(old.chunks):
-        old_rows.setdefault(c.doc_id, []).append(i)
+    docs, keep = _load_and_diff(docs_dir, m, report)
     fresh_docs = {d: docs[d] for d in docs if d not in keep}
     fresh_chunks = [c for d in fresh_docs.values() for c in chunk_document(d, o.chunking)]
     f_cvec, f_svec = _encode(o, encoder, fresh_docs, fresh_chunks, progress)
-    chunks: list[Chunk] = []
-    cparts: list[np.ndarray] = []
-    sparts: list[np.ndarray] = []
-    f_soff = np.concatenate([[0], np.cumsum([len(c.sentences) for c in fresh_chunks])]).astype(int)
-    fresh_by_doc: dict[str, list[int]] = {}
-    for i, c in enumerate(fresh_chunks):
-        fresh_by_doc.setdefault(c.doc_id, []).append(i)
-    for doc_id in docs:  # documents in folder order, so the result equals a full rebuild's
-        if doc_id in keep:
-            rows = old_rows.get(doc_id, [])
-            chunks += [old.chunks[i] for i in rows]
-            cparts.append(old.chunk_vectors[rows])
-            offs = old.sentence_offsets
-            sparts += [old.sentence_vectors[offs[i] : offs[i + 1]] for i in rows]
-        else:
-            rows = fresh_by_doc.get(doc_id, [])
-            chunks += [fresh_chunks[i] for i in rows]
-            cparts.append(f_cvec[rows])
-            sparts += [f_svec[f_soff[i] : f_soff[i + 1]] for i in rows]
-    dim = encoder.dimension
-    cvec = np.concatenate(cparts) if cparts else np.zeros((0, dim), np.float32)
-    svec = np.concatenate(sparts) if sparts else np.zeros((0, dim), np.float32)
-    save_index(_assemble(encoder, o, docs, chunks, cvec, svec, started, report), index_dir)
-    report.documents, report.chunks, report.sentences = len(docs), len(chunks), len(svec)
+    old_by_doc, fresh_by_doc = _by_doc(old.chunks), _by_doc(fresh_chunks)
+    # documents in folder order, so the result equals a full rebuild's
+    chunks = [c for d in docs for c in (old_by_doc if d in keep else fresh_by_doc).get(d, [])]
+    writer = engine_for(o.backend.kind).writer(o.backend, live, m.model, o.dense, old)
+    write_index(writer, live, m.model, o, docs, chunks, [(fresh_chunks, f_cvec, f_svec)],
+                report.changed + report.removed, started, report.skipped)
+    report.documents, report.chunks = len(docs), len(chunks)
+    report.sentences = sum(len(c.sentences) for c in chunks)
     report.reused_documents = len(keep)
     report.encoded_texts = encoded_count(encoder, fresh_docs, fresh_chunks, o.encode)
     report.seconds = time.perf_counter() - started

@@ -21,24 +21,28 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from qa.errors import ConfigError, QAError
 from qa.index.vectors import Progress, check_mode, encode_chunks
-from qa.model.encoder import Encoder, ModelOptions
+from qa.model.encoder import Encoder, ModelOptions, load_encoder
 from qa.schema import Chunk, Document
 
-if TYPE_CHECKING:
-    from qa.index.build import RayOptions
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Embedding with Ray Data: the cluster, and the model each worker loads."""
+
+    address: str = "local"  # "local" = ray.init() on this machine's cores, else a cluster address
+    model: ModelOptions | None = None  # None: the driver's encoder object is shipped to the workers
+    batch_size: int = 64
 
 
 def _load_worker_encoder(options: ModelOptions, threads: int) -> Encoder:
-    from qa.model.encoder import load_encoder
-
     return load_encoder(replace(options, threads=threads))
 
 
@@ -81,7 +85,7 @@ def texts_to_encode(docs: dict[str, Document], chunks: list[Chunk], mode: str) -
 def start_ray(address: str) -> Any:
     """`ray.init` for an address ("local": this machine); QAError naming the fix when it fails."""
     try:
-        import ray
+        import ray  # optional dependency (the scale extra)
     except ImportError as e:
         raise QAError("--ray needs the ray package; run `pip install -e \".[scale]\"`") from e
     if not ray.is_initialized():
@@ -105,7 +109,7 @@ def embed_texts(encoder: Encoder, texts: list[str], options: RayOptions,
         raise ConfigError(f"--ray workers would load {options.model.model!r} but the index is built with "
                           f"{encoder.name!r}; pass the same --model")
     ray = start_ray(options.address)
-    from ray.data import DataContext
+    from ray.data import DataContext  # optional dependency (the scale extra), imported when a build uses it
 
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False  # ours is shown instead

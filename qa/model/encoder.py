@@ -119,7 +119,7 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            with _quiet_transformers():
+            with quiet_transformers():
                 self.model: Any = SentenceTransformer(path, device=device or "cpu")
         except Exception as e:  # the library raises many types (OSError, HTTP errors, ValueError)
             hint = (
@@ -211,7 +211,7 @@ class SentenceTransformerEncoder:
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """Hide transformers' per-load progress bar and config chatter (our CLI prints its own progress)."""
     try:
         from transformers.utils import logging as hf_logging

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qa.lang.text import nfc
-from qa.model.encoder import Encoder, Span, _quiet_transformers, encode_with_spans
+from qa.model.encoder import Encoder, Span, encode_with_spans, quiet_transformers
 
 
 class TracedQueryEncoder:
@@ -36,7 +36,7 @@ class TracedQueryEncoder:
         self._module: Any = None
         self.reason = ""
         try:
-            with _quiet_transformers():
+            with quiet_transformers():
                 self._module = self._trace()
         except Exception as e:  # tracing can fail in many ways (unsupported ops, torch versions)
             self.reason = f"{e.__class__.__name__}: {str(e)[:200]}"

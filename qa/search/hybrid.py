@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense + lexical (accented and folded fields), fused by z-scores.
 
-The index's backend (`qa.index.backend`: FAISS + bm25s in process by default, or a Qdrant engine)
+The index's backend (`qa.index.engines.base`: FAISS + bm25s in process by default, or a Qdrant engine)
 returns candidate chunks with their dense, best-sentence and BM25 scores; the fusion is here.
 
 Plain RRF loses to dense alone on Vietnamese QA (see shared notes), so each retriever's real
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.index.backend import RowSearch, SearchRequest
-from qa.index.inprocess import InProcessBackend
-from qa.index.sparse import LexicalQuery
+from qa.index.engines.base import RowSearch, SearchRequest
+from qa.index.engines.inprocess import InProcessBackend
+from qa.index.engines.sparse import LexicalQuery
 from qa.index.store import IndexData
 from qa.model.encoder import Encoder
 from qa.schema import Hit

@@ -1,5 +1,7 @@
-"""One contract for every index backend: in-process FAISS + bm25s, Qdrant Edge, and a Qdrant server
-(through qdrant-client's local mode, `QdrantClient(":memory:")`, which speaks the server's API).
+"""One contract for every registered engine (`qa.index.engines.registry.ENGINES`: in-process FAISS +
+bm25s, Qdrant Edge, and a Qdrant server through qdrant-client's local mode, which speaks the server's
+API). Each backend is opened the way a build opens it (`Engine.writer(...).open`), with the engine's
+offline `trial` setting, so a new engine runs this suite by being registered.
 
 Scores are checked against ground truth computed here: exact cosines from the stored vectors, and
 BM25 from bm25s over the same chunks (the engine's IDF on hashed sparse weights must equal it).
@@ -15,17 +17,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.index.backend import (
+from qa.errors import ConfigError
+from qa.index.catalogue.manifest import ModelFingerprint
+from qa.index.engines.base import (
     BackendError,
     ChunkPoint,
     IndexBackend,
+    Points,
     SearchRequest,
     chunk_points,
 )
-from qa.index.inprocess import InProcessBackend
-from qa.index.lexical import LexicalIndex
-from qa.index.manifest import ModelFingerprint
-from qa.index.sparse import LexicalQuery, SparseParams
+from qa.index.engines.dense import DenseParams
+from qa.index.engines.inprocess import InProcessBackend
+from qa.index.engines.lexical import LexicalIndex
+from qa.index.engines.registry import ENGINES, KINDS, engine_for, parse_backend
+from qa.index.engines.sparse import LexicalQuery, SparseParams
 from qa.index.vectors import encode_chunks
 from qa.ingest.chunking import ChunkingParams, chunk_document
 from qa.ingest.documents import load_documents
@@ -35,7 +41,6 @@ from tests.conftest import SEED, SMALL_CORPUS, FakeEncoder
 pytest.importorskip("qdrant_edge", reason="qdrant-edge-py is in the test extra: pip install -e '.[test]'")
 pytest.importorskip("qdrant_client", reason="qdrant-client is in the test extra: pip install -e '.[test]'")
 
-KINDS = ["faiss", "qdrant-edge", "qdrant"]
 pytestmark = [pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
               pytest.mark.filterwarnings("ignore:Local mode performs exact")]
 DIM = FakeEncoder.dimension
@@ -58,31 +63,40 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Chunk], np.nd
     return chunks, cvec, svec, SparseParams.fit(c.text for c in chunks)
 
 
-def make(kind: str, tmp_path: Path) -> IndexBackend:
-    if kind == "faiss":
-        return InProcessBackend(dimension=DIM)
-    if kind == "qdrant-edge":
-        from qa.index.qdrant_edge import QdrantEdgeBackend
-
-        return QdrantEdgeBackend(tmp_path / "shard", DIM, create=True)
-    from qdrant_client import QdrantClient
-
-    from qa.index.backend import BackendSettings
-    from qa.index.qdrant_server import QdrantServerBackend
-
-    return QdrantServerBackend.create(QdrantClient(":memory:"), "contract",
-                                      ModelFingerprint("fake-encoder", DIM, "none"),
-                                      BackendSettings(kind="qdrant", url="local::memory:"))
-
-
 @pytest.fixture(params=KINDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path, corpus: tuple) -> Iterator[IndexBackend]:
+    """An engine's backend as a build opens it, holding the corpus."""
     chunks, cvec, svec, params = corpus
-    b = make(request.param, tmp_path)
+    engine = engine_for(request.param)
+    settings = parse_backend(engine.trial(tmp_path / "engine"))
+    writer = engine.writer(settings, tmp_path / "idx", ModelFingerprint("fake-encoder", DIM, "none"), DenseParams())
+    (tmp_path / "stage").mkdir()
+    b = writer.open(tmp_path / "stage", chunks)
+    assert b.kind == engine.kind and b.dimension == DIM and b.count() == 0
+    assert writer.params in (None, params)  # the build's BM25 constants, or none (the engine's own BM25)
     b.upsert(list(chunk_points(chunks, cvec, svec, params)))
     b.optimize()
     yield b
     b.close()
+    writer.abort()
+
+
+def test_every_engine_has_a_scheme(tmp_path: Path) -> None:
+    assert [e.kind for e in ENGINES] == list(KINDS) and len(set(KINDS)) == len(KINDS)
+    for e in ENGINES:
+        assert parse_backend(e.trial(tmp_path)).kind == e.kind
+        assert e.usage in str(pytest.raises(ConfigError, parse_backend, "nosuch").value)
+
+
+def test_points_as_columns_equal_single_points(corpus: tuple) -> None:
+    chunks, cvec, svec, params = corpus
+    cols = Points(chunks, cvec, svec, params)
+    one = list(chunk_points(chunks, cvec, svec, params))
+    assert len(cols) == len(one) and len(cols[3:9]) == 6
+    for a, b in zip(cols[3:9], one[3:9], strict=True):
+        assert a.id == b.id and a.chunk == b.chunk
+        np.testing.assert_array_equal(a.sentences, b.sentences)
+        np.testing.assert_array_equal(a.sparse.indices, b.sparse.indices)
 
 
 def truth(chunks: list[Chunk], cvec: np.ndarray, svec: np.ndarray) -> tuple[dict, LexicalIndex, np.ndarray]:
@@ -212,7 +226,7 @@ def test_wrong_dimension_is_a_clear_error(backend: IndexBackend) -> None:
 
 
 def test_edge_shard_persists_and_reopens(tmp_path: Path, corpus: tuple) -> None:
-    from qa.index.qdrant_edge import QdrantEdgeBackend
+    from qa.index.engines.qdrant_edge import QdrantEdgeBackend
 
     chunks, cvec, svec, params = corpus
     b = QdrantEdgeBackend(tmp_path / "s", DIM, create=True)

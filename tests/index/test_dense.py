@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.index.dense import DenseIndex, DenseParams
+from qa.index.engines.dense import DenseIndex, DenseParams
 
 
 def _unit(n: int, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.index.docfile import DocumentFile, document_row
+from qa.index.catalogue.docfile import DocumentFile, document_row
 from qa.schema import Document
 from tests.conftest import SMALL_CORPUS
 

@@ -13,11 +13,11 @@ import pytest
 
 from qa.answer.answerer import Answerer
 from qa.errors import QAError
-from qa.index import external
-from qa.index.backend import BackendError, BackendSettings
 from qa.index.build import BuildOptions, build_index, update_index
-from qa.index.external import BackendMismatchError
-from qa.index.manifest import read_manifest
+from qa.index.catalogue.manifest import read_manifest
+from qa.index.engines.base import BackendError, BackendMismatchError, BackendSettings
+from qa.index.engines.qdrant_edge import QdrantEdgeBackend
+from qa.index.engines.registry import KINDS, engine_for, parse_backend
 from qa.index.store import IndexData, load_index
 from qa.search.hybrid import Retriever
 from tests.conftest import SEED, FakeEncoder
@@ -25,15 +25,14 @@ from tests.conftest import SEED, FakeEncoder
 pytest.importorskip("qdrant_edge", reason="qdrant-edge-py is in the test extra: pip install -e '.[test]'")
 pytest.importorskip("qdrant_client", reason="qdrant-client is in the test extra: pip install -e '.[test]'")
 
-KINDS = ["faiss", "qdrant-edge", "qdrant"]
+ENGINE_KINDS = [k for k in KINDS if k != "faiss"]  # compared with the in-process index
 QUESTIONS = ["Ai chủ trì hội nghị?", "bi thu thanh uy la ai", "Năm 2017 thu ngân sách đạt bao nhiêu?",
              "Hồ Hoàn Kiếm nằm ở đâu", "song huong chay qua dau", "what is the capital of Vietnam"]
 
 
 def backend(kind: str, tmp_path: Path) -> BackendSettings:
-    if kind == "qdrant":  # the server adapter against qdrant-client's local mode (same API, no server)
-        return BackendSettings.parse(f"qdrant+local:{tmp_path / 'qdrant-storage'}")
-    return BackendSettings.parse(kind)
+    """The engine's offline setting (the server engine: qdrant-client's local mode, same API, no server)."""
+    return parse_backend(engine_for(kind).trial(tmp_path / "qdrant-storage"))
 
 
 def close(data: IndexData) -> None:
@@ -58,7 +57,7 @@ def answers(data: IndexData, enc: FakeEncoder) -> list[dict]:
     return [rounded(a.ask(q, top_k=5).to_dict()) for q in QUESTIONS]  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("kind", KINDS[1:])
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
 def test_engine_backends_answer_like_the_in_process_index(kind: str, docs: Path, tmp_path: Path,
                                                          fake_encoder: FakeEncoder) -> None:
     build_index(docs, tmp_path / "ref", fake_encoder)
@@ -121,7 +120,7 @@ def test_a_failed_update_leaves_the_live_edge_index_as_it_was(docs: Path, tmp_pa
     def boom(*a: object, **k: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(external, "_write_points", boom)
+    monkeypatch.setattr(QdrantEdgeBackend, "upsert", boom)
     with pytest.raises(OSError):
         update_index(docs, tmp_path / "idx", fake_encoder, BuildOptions(backend=s))
     assert (tmp_path / "idx" / "manifest.json").read_bytes() == before
@@ -145,7 +144,7 @@ def test_switching_backend_rebuilds_and_loading_names_the_mismatch(docs: Path, t
 
 
 def test_a_server_build_keeps_one_previous_collection(docs: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
-    from qa.index.qdrant_server import connect
+    from qa.index.engines.qdrant_server import connect
 
     s = backend("qdrant", tmp_path)
     names = []
@@ -170,7 +169,7 @@ def one_line(e: BaseException) -> str:
 def test_unreachable_server_fails_before_any_work(docs: Path, tmp_path: Path, fake_encoder: FakeEncoder) -> None:
     build_index(docs, tmp_path / "idx", fake_encoder)
     before = (tmp_path / "idx" / "manifest.json").read_bytes()
-    bad = BackendSettings.parse("qdrant+http://127.0.0.1:9", timeout_s=2)
+    bad = parse_backend("qdrant+http://127.0.0.1:9", timeout_s=2)
     enc = FakeEncoder()
     with pytest.raises(BackendError) as ei:
         build_index(docs, tmp_path / "idx", enc, BuildOptions(backend=bad))
@@ -200,7 +199,7 @@ def test_wrong_api_key_names_the_setting(docs: Path, tmp_path: Path, fake_encode
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        s = BackendSettings.parse(f"qdrant+http://127.0.0.1:{server.server_port}", api_key="wrong")
+        s = parse_backend(f"qdrant+http://127.0.0.1:{server.server_port}", api_key="wrong")
         with pytest.raises(BackendError) as ei:
             build_index(docs, tmp_path / "idx", fake_encoder, BuildOptions(backend=s))
     finally:

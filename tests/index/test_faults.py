@@ -141,7 +141,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.conftest import FakeEncoder
 import qa.atomic
-import qa.index.store
+import qa.index.catalogue.folder
 from qa.index.build import build_index
 
 mode, docs, idx = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
@@ -157,8 +157,8 @@ class SlowEncoder(FakeEncoder):
         return super().encode_documents(texts, progress)
 
 if mode == "swap":  # everything written and fsynced, not yet swapped in
-    real_swap = qa.index.store.swap_in
-    qa.index.store.swap_in = lambda new, live: (stop(), real_swap(new, live))
+    real_swap = qa.index.catalogue.folder.swap_in
+    qa.index.catalogue.folder.swap_in = lambda new, live: (stop(), real_swap(new, live))
 elif mode == "between":  # no renameat2: live moved aside, new not yet moved in
     qa.atomic._exchange = lambda a, b: False
     real_replace = os.replace
@@ -237,7 +237,7 @@ import json, resource, signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.conftest import FakeEncoder
-from qa.index.dense import DenseIndex
+from qa.index.engines.dense import DenseIndex
 from qa.errors import QAError
 from qa.index.build import build_index
 

@@ -20,7 +20,7 @@ import qa.atomic
 from qa.config import Settings
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
 from qa.index.build import build_index, update_index
-from qa.index.manifest import Manifest, read_manifest
+from qa.index.catalogue.manifest import Manifest, read_manifest
 from qa.index.store import load_index
 from qa.startup import open_service
 from tests.conftest import SEED, SMALL_CORPUS, FakeEncoder
@@ -256,10 +256,10 @@ def _faiss_full(*args: Any, **kwargs: Any) -> None:
 
 @pytest.mark.parametrize(("target", "fake"), [
     ("numpy.save", _enospc),
-    ("qa.index.store._write_jsonl", _enospc),
-    ("qa.index.lexical.LexicalIndex.save", _enospc),
+    ("qa.index.catalogue.folder.write_jsonl", _enospc),
+    ("qa.index.engines.lexical.LexicalIndex.save", _enospc),
     ("faiss.write_index", _faiss_full),
-    ("qa.index.store.fsync_tree", _enospc),
+    ("qa.index.catalogue.folder.fsync_tree", _enospc),
 ])
 def test_disk_full_keeps_previous_index(idx: Path, docs: Path, template: tuple[Path, Manifest],
                                         monkeypatch: pytest.MonkeyPatch, target: str, fake: Any) -> None:
@@ -344,8 +344,8 @@ def test_update_with_nothing_changed_reuses_everything(idx: Path, docs: Path,
 def test_chunk_vectors_are_held_once_and_outlive_their_index(idx: Path) -> None:
     import gc
 
-    from qa.index.dense import DenseIndex
-    from qa.index.store import _one_copy
+    from qa.index.engines.dense import DenseIndex
+    from qa.index.engines.inprocess import one_copy
 
     on_disk = np.load(idx / "chunk_vectors.npy")
     vectors = load_index(idx).chunk_vectors  # FAISS's copy (a flat index here), the rest of the index dropped
@@ -354,4 +354,4 @@ def test_chunk_vectors_are_held_once_and_outlive_their_index(idx: Path) -> None:
     np.testing.assert_array_equal(np.asarray(vectors[3:7]), on_disk[3:7])
     other = DenseIndex.build(np.roll(on_disk, 1, axis=0))
     with pytest.raises(IndexCorruptError, match="disagree from row 0"):
-        _one_copy(idx, other, on_disk)
+        one_copy(idx, other, on_disk)

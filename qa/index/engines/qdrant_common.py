@@ -5,7 +5,7 @@ One point per chunk, three named vectors and a small payload:
 - `chunk`: the chunk vector (dot product = cosine; HNSW-indexed);
 - `sentences`: a multivector of its sentences' vectors (MaxSim, not indexed: it is only read or
   scored for a few candidate ids);
-- `lexical`: sparse accented + folded term weights with `Modifier.IDF` (`qa.index.sparse`), so the
+- `lexical`: sparse accented + folded term weights with `Modifier.IDF` (`qa.index.engines.sparse`), so the
   engine's score is BM25;
 - payload `doc_id` (keyword-indexed: delete by document, filters), `start`, `end`, `sentences`.
 
@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from qa.index.backend import BackendError, BackendSettings, Candidates, ChunkPoint, SearchRequest
-from qa.index.sparse import SparseVector
+from qa.index.engines.base import BackendError, BackendSettings, Candidates, ChunkPoint, SearchRequest
+from qa.index.engines.sparse import SparseVector, TermVocabulary
 
 CHUNK, SENTENCES, LEXICAL = "chunk", "sentences", "lexical"
 RRF_K = 60
 BATCH = 256  # points per upsert request
+SLICE = 2048  # points made at once (a million never sit in memory as request objects)
 
 
 def engine_module(name: str, backend: str, package: str) -> Any:
@@ -55,6 +56,10 @@ class Probe:
     ef: int = 128  # HNSW beam for dense probes
 
 
+def _ids(ids: np.ndarray) -> SparseVector:
+    return SparseVector(ids, np.zeros(len(ids), np.float32))
+
+
 def payload(p: ChunkPoint) -> dict[str, object]:
     c = p.chunk
     return {"doc_id": c.doc_id, "start": c.start, "end": c.end, "sentences": len(c.sentences)}
@@ -74,6 +79,7 @@ class QdrantBackend(ABC):
         self.dimension = dimension
         self.settings = settings
         self.where = where  # for messages: the shard folder or the collection and URL
+        self.terms = np.zeros(0, np.uint32)  # folded term ids of the points written through this object
 
     # --- engine primitives -------------------------------------------------------------------
     @abstractmethod
@@ -106,8 +112,11 @@ class QdrantBackend(ABC):
 
     # --- the interface --------------------------------------------------------------------------
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
-        for a in range(0, len(points), BATCH):
-            self._write(points[a : a + BATCH])
+        for a in range(0, len(points), SLICE):
+            part = list(points[a : a + SLICE])  # `Points` make their ChunkPoints (and term weights) here
+            for b in range(0, len(part), BATCH):
+                self._write(part[b : b + BATCH])
+            self.terms = TermVocabulary.from_vectors([p.sparse for p in part] + [_ids(self.terms)], 0).ids
 
     def delete_documents(self, doc_ids: Collection[str]) -> None:
         ids = sorted(doc_ids)

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from qa.index.backend import BackendError, BackendSettings, ChunkPoint
-from qa.index.manifest import ModelFingerprint
-from qa.index.qdrant_common import (
+from qa.index.catalogue.manifest import BackendEntry, Manifest, ModelFingerprint
+from qa.index.engines.base import BackendError, BackendSettings, ChunkPoint, OldIndex, Writer
+from qa.index.engines.dense import DenseParams
+from qa.index.engines.qdrant_common import (
     CHUNK,
     LEXICAL,
     SENTENCES,
@@ -31,10 +34,11 @@ from qa.index.qdrant_common import (
     payload,
     sentence_rows,
 )
-from qa.index.sparse import SparseVector
+from qa.index.engines.qdrant_engine import QdrantEngine, QdrantWriter, layout, previous_entry
+from qa.index.engines.sparse import SparseVector
 
 T = TypeVar("T")
-FORMAT = "qa-vi-chunks-1"  # the point layout of qa.index.qdrant_common, in the collection's metadata
+FORMAT = "qa-vi-chunks-1"  # the point layout of qa.index.engines.qdrant_common, in the collection's metadata
 
 
 def _models() -> Any:
@@ -70,7 +74,7 @@ def guard(settings: BackendSettings, fn: Callable[[], T], what: str = "") -> T:
 def connect(settings: BackendSettings) -> Any:
     """A client for the configured server, checked with one request (a bad URL or key fails here)."""
     _models()
-    from qdrant_client import QdrantClient
+    from qdrant_client import QdrantClient  # optional dependency (the scale extra), checked by _models()
 
     url = settings.url
     if url.startswith("local:"):
@@ -109,7 +113,7 @@ class QdrantServerBackend(QdrantBackend):
     @classmethod
     def create(cls, client: Any, collection: str, model: ModelFingerprint, settings: BackendSettings,
                own_client: bool = True) -> QdrantServerBackend:
-        """A new, empty collection laid out as `qa.index.qdrant_common` describes."""
+        """A new, empty collection laid out as `qa.index.engines.qdrant_common` describes."""
         m = _models()
         s = settings
         quant = (m.ScalarQuantization(scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99,
@@ -229,3 +233,84 @@ class QdrantServerBackend(QdrantBackend):
                 client.close()
             except Exception:  # closing a dead connection must not mask the real error
                 pass
+
+
+def _drop(client: Any, settings: BackendSettings, collection: str) -> None:
+    try:
+        guard(settings, lambda: client.delete_collection(collection))
+    except BackendError:
+        pass  # cleanup only: a collection left behind costs disk, not correctness
+
+
+def open_collection(manifest: Manifest, settings: BackendSettings) -> QdrantServerBackend:
+    """The recorded collection of an index folder, on its own connection."""
+    client = connect(settings)
+    try:
+        return QdrantServerBackend.open(client, manifest.backend.collection, manifest.model, settings)
+    except BaseException:
+        client.close()  # a refused collection must not keep the connection (or local mode's folder lock)
+        raise
+
+
+class QdrantServerWriter(QdrantWriter):
+    """A build writes a new collection `<prefix>_<UTC time>` (the one before is kept for replicas still on
+    the old folder, the one before that dropped); an update changes the recorded collection in place."""
+
+    def __init__(self, settings: BackendSettings, live: Path, model: ModelFingerprint,
+                 old: OldIndex | None) -> None:
+        super().__init__(settings, live, model, old)
+        # a build: a wrong URL or API key fails here, before minutes of encoding
+        self.client = connect(settings) if old is None else None
+        self.before: BackendEntry | None = None
+
+    def create(self, stage: Path) -> QdrantBackend:
+        s, before = self.settings, previous_entry(self.live)
+        self.before = before
+        self.collection = f"{s.collection}_{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
+        self.previous = before.collection if before is not None and before.kind == "qdrant" else ""
+        return QdrantServerBackend.create(self.client, self.collection, self.model, s, own_client=False)
+
+    def reopen(self, stage: Path, old: Manifest) -> QdrantBackend:
+        return open_collection(old, layout(old.backend, self.settings))
+
+    def abort(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            if self.client is not None:
+                _drop(self.client, self.settings, self.collection)  # the live index keeps its own collection
+        if self.client is not None:
+            self.client.close()
+
+    def published(self) -> None:
+        if self.client is None:
+            return
+        b = self.before
+        if b is not None and b.kind == "qdrant" and b.previous not in ("", self.collection, self.previous):
+            _drop(self.client, self.settings, b.previous)  # two builds old: no replica reads it any more
+        self.client.close()
+
+
+class QdrantServerEngine(QdrantEngine):
+    kind = "qdrant"
+    usage = ("qdrant+http://HOST:6333 or qdrant+https://HOST:6333 (a Qdrant server or cluster), "
+             "or qdrant+local:FOLDER (qdrant-client's local mode, for trials)")
+
+    def parse(self, value: str) -> dict[str, str] | None:
+        if not value.startswith("qdrant+"):
+            return None
+        url = value[len("qdrant+"):]
+        if url.startswith(("http://", "https://")) and len(url.split("://", 1)[1]) > 0:
+            return {"url": url.rstrip("/")}
+        if url.startswith("local:") and len(url) > len("local:"):
+            return {"url": url}
+        return None
+
+    def trial(self, folder: Path) -> str:
+        return f"qdrant+local:{folder}"  # qdrant-client's local mode: the server API, no server
+
+    def writer(self, settings: BackendSettings, live: Path, model: ModelFingerprint, dense: DenseParams,
+               old: OldIndex | None = None) -> Writer:
+        return QdrantServerWriter(settings, live, model, old)
+
+    def open_live(self, live: Path, manifest: Manifest, settings: BackendSettings) -> QdrantBackend:
+        return open_collection(manifest, settings)

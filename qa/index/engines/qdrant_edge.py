@@ -9,14 +9,18 @@ graph and vacuums deleted points, whose terms would otherwise still count in the
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qa.index.backend import BackendError, BackendSettings, ChunkPoint
-from qa.index.qdrant_common import (
+from qa.errors import IndexCorruptError
+from qa.index.catalogue.manifest import Manifest, ModelFingerprint
+from qa.index.engines.base import BackendError, BackendSettings, ChunkPoint, OldIndex, Writer
+from qa.index.engines.dense import DenseParams
+from qa.index.engines.qdrant_common import (
     CHUNK,
     LEXICAL,
     RRF_K,
@@ -27,7 +31,8 @@ from qa.index.qdrant_common import (
     payload,
     sentence_rows,
 )
-from qa.index.sparse import SparseVector
+from qa.index.engines.qdrant_engine import QdrantEngine, QdrantWriter, layout
+from qa.index.engines.sparse import SparseVector
 
 SHARD_DIR = "qdrant_edge"
 
@@ -145,3 +150,37 @@ class QdrantEdgeBackend(QdrantBackend):
         if shard is not None:
             shard.flush()
             shard.close()
+
+
+class QdrantEdgeWriter(QdrantWriter):
+    """The shard is written inside the staged folder: a new one for a build, a copy of the live one for an
+    update (the live shard stays as it is until the swap)."""
+
+    def create(self, stage: Path) -> QdrantBackend:
+        self.collection, self.previous = SHARD_DIR, ""
+        return QdrantEdgeBackend(stage / SHARD_DIR, self.model.dimension, self.settings, create=True)
+
+    def reopen(self, stage: Path, old: Manifest) -> QdrantBackend:
+        shutil.copytree(self.live / SHARD_DIR, stage / SHARD_DIR)
+        return QdrantEdgeBackend(stage / SHARD_DIR, self.model.dimension, layout(old.backend, self.settings))
+
+
+class QdrantEdgeEngine(QdrantEngine):
+    kind = "qdrant-edge"
+    usage = "qdrant-edge (embedded, on disk in the index folder)"
+
+    def parse(self, value: str) -> dict[str, str] | None:
+        return {} if value == "qdrant-edge" else None
+
+    def trial(self, folder: Path) -> str:
+        return "qdrant-edge"
+
+    def writer(self, settings: BackendSettings, live: Path, model: ModelFingerprint, dense: DenseParams,
+               old: OldIndex | None = None) -> Writer:
+        return QdrantEdgeWriter(settings, live, model, old)
+
+    def open_live(self, live: Path, manifest: Manifest, settings: BackendSettings) -> QdrantBackend:
+        shard = live / SHARD_DIR
+        if not shard.is_dir():
+            raise IndexCorruptError(f"{shard} is missing; run `qa index build`")
+        return QdrantEdgeBackend(shard, manifest.model.dimension, settings)

@@ -1,7 +1,7 @@
 """Sparse term weights for engines that score BM25 themselves (Qdrant sparse vectors with the IDF modifier).
 
 The app keeps its own Vietnamese tokenization: the features are those of the in-process bm25s index
-(`qa.index.lexical.features`: syllables and syllable bigrams of the accented `norm` field and of the
+(`qa.index.engines.lexical.features`: syllables and syllable bigrams of the accented `norm` field and of the
 diacritic-folded `folded` field). Both fields share one sparse vector: a feature's id is a stable
 31-bit hash of its text (blake2b, the same on every machine and shard, so no shared vocabulary is
 needed) with the field in the top bit.
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.index.lexical import FIELDS, features
+from qa.index.engines.lexical import FIELDS, features
 from qa.lang.text import tokenize
 
 

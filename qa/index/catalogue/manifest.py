@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from qa import __version__
+import qa
 from qa.atomic import recover
 from qa.errors import IndexCorruptError, IndexMissingError
-from qa.index.dense import DenseKind, DenseParams
+from qa.index.engines.dense import DenseKind, DenseParams
 from qa.index.vectors import ENCODE_MODES, EncodeMode
 from qa.ingest.chunking import ChunkingParams
 
@@ -73,7 +73,7 @@ class Counts:
 
 @dataclass(frozen=True)
 class BackendEntry:
-    """Where the vectors live (`qa.index.backend`): `faiss` files in this folder (not written to
+    """Where the vectors live (`qa.index.engines`): `faiss` files in this folder (not written to
     manifest.json, so in-process manifests are unchanged), or a Qdrant shard (`qdrant-edge`) / server
     collection (`qdrant`) with the BM25 constants and layout it was written with."""
 
@@ -81,7 +81,7 @@ class BackendEntry:
     collection: str = ""  # qdrant: the collection holding this folder's chunks (qdrant-edge: the shard folder)
     previous: str = ""  # qdrant: the collection of the build before (kept for replicas still on it)
     url: str = ""  # qdrant: where it was built (for `qa index info`; QA_BACKEND says where to connect)
-    sparse: Mapping[str, float] = field(default_factory=dict)  # qa.index.sparse.SparseParams
+    sparse: Mapping[str, float] = field(default_factory=dict)  # qa.index.engines.sparse.SparseParams
     layout: Mapping[str, Any] = field(default_factory=dict)  # on_disk, quantization, shards, replication
 
 
@@ -101,7 +101,7 @@ class Manifest:
     backend: BackendEntry = field(default_factory=BackendEntry)
     built_at: str = ""
     build_seconds: float = 0.0
-    package_version: str = __version__
+    package_version: str = qa.__version__
     format_version: int = FORMAT_VERSION
 
     def with_files(self, files: Mapping[str, FileEntry]) -> Manifest:
@@ -140,7 +140,7 @@ class Manifest:
             dense = d.get("dense", {})
             if dense.get("kind", "flat") not in ("flat", "hnsw", "ivf"):
                 raise ValueError(f"dense kind {dense.get('kind')!r}")
-            if d.get("backend", {}).get("kind", "faiss") not in ("faiss", "qdrant-edge", "qdrant"):
+            if not isinstance(d.get("backend", {}).get("kind", "faiss"), str):  # known kinds: the registry's
                 raise ValueError(f"backend kind {d['backend'].get('kind')!r}")
             return cls(
                 model=ModelFingerprint(str(d["model"]["id"]), int(d["model"]["dimension"]),
