@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa.errors import InputError, QAError
 
@@ -126,11 +126,11 @@ def _settings(args: argparse.Namespace, auto_build: str | None = None) -> Settin
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.index.build import build_index, staleness, update_index
+    from qa.index.build import build_index, update_index
 
     s = _settings(args)
     if args.action == "info":
-        return _index_info(s, staleness)
+        return _index_info(s)
     from qa.cli.progress import bar
 
     check_docs(s.docs_dir)
@@ -161,7 +161,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_info(s: Settings, staleness: Any) -> int:
+def _index_info(s: Settings) -> int:
+    from qa.index.build import skipped_files, staleness
     from qa.index.manifest import read_manifest
     from qa.index.store import load_index
 
@@ -193,6 +194,12 @@ def _index_info(s: Settings, staleness: Any) -> int:
         print("            run `qa index update`")
     else:
         print(f"documents:  up to date with {s.docs_dir}")
+    skipped = skipped_files(s.docs_dir, s.index_dir)
+    for doc_id, why in skipped.items():
+        print(f"skipped:    {doc_id}: {why}")
+    if skipped:
+        print(f"            {len(skipped)} unreadable file(s) left out of the index; fix or remove them, "
+              "then `qa index update`")
     return 0
 
 
