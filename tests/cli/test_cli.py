@@ -218,3 +218,15 @@ def test_index_info_lists_unreadable_files_with_the_reason(cli_env: Path, small_
     assert main(["index", "info"]) == 0
     out = capsys.readouterr().out
     assert "added: latin.txt" in out and "2 unreadable file(s)" in out
+
+
+def test_ask_with_docs_warns_when_the_index_is_out_of_date(built: Path, small_docs: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--docs", str(small_docs), "Thủ đô của Việt Nam là gì?"]) == 0
+    assert "out of date" not in capsys.readouterr().err
+    (small_docs / "hue.txt").write_text("Huế có chùa Thiên Mụ.", encoding="utf-8")
+    assert main(["ask", "--docs", str(small_docs), "Thủ đô của Việt Nam là gì?"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: the index at {built} is out of date with {small_docs} (changed 1)" in err
+    assert main(["ask", "Thủ đô của Việt Nam là gì?"]) == 0  # no --docs: nothing hashed, no note
+    assert "out of date" not in capsys.readouterr().err
