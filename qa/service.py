@@ -28,13 +28,12 @@ from qa.model.encoder import Encoder
 from qa.schema import Answer, Document, Highlight
 from qa.search.followup import resolve
 from qa.search.hybrid import Retriever
-from qa.search.inputs import clean_question
+from qa.search.inputs import MAX_HISTORY_ITEMS, clean_question
 
 if TYPE_CHECKING:
     from qa.answer.decide import Decision
     from qa.reader.read import SpanReader
 
-MAX_HISTORY_ITEMS = 20  # previous questions a request may send (the newest few are used)
 _LABEL_ORDER = {"answer": 0, "phrase": 1, "term": 2}
 
 

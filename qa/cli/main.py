@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa.errors import InputError, QAError
 
@@ -40,13 +40,16 @@ def _device(value: str) -> str:
     return value.strip().lower()
 
 
-def _common(p: argparse.ArgumentParser, docs: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, docs: str = "documents folder (default: QA_DOCS_DIR or ./seeds)") -> None:
     p.add_argument("--index", help="index folder (default: QA_INDEX_DIR or ./index)")
     if docs:
-        p.add_argument("--docs", help="documents folder (default: QA_DOCS_DIR or ./seeds)")
+        p.add_argument("--docs", help=docs)
     p.add_argument("--model", help="sentence-transformers model id or local path (default: QA_MODEL or the "
                                    "embedded multilingual-e5-small)")
     p.add_argument("--device", type=_device, help="torch device for the model, e.g. cpu or cuda")
+
+
+_DOCS_CHECK = "documents the index was built from: warns when it is out of date with them (nothing is built)"
 
 
 def check_docs(docs: Path) -> None:
@@ -126,11 +129,14 @@ def _settings(args: argparse.Namespace, auto_build: str | None = None) -> Settin
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.index.build import build_index, staleness, update_index
+    from qa.index.build import build_index, skipped_files, staleness, update_index
 
     s = _settings(args)
     if args.action == "info":
-        return _index_info(s, staleness)
+        unused = [f for f, v in (("--ray", args.ray), ("--device", args.device), ("--quiet", args.quiet)) if v]
+        if unused:
+            raise QAError(f"{' '.join(unused)}: only for `qa index build|update`; `qa index info` loads no model")
+        return _index_info(s, staleness, skipped_files)
     from qa.cli.progress import bar
 
     check_docs(s.docs_dir)
@@ -161,7 +167,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_info(s: Settings, staleness: Any) -> int:
+def _index_info(s: Settings, staleness: Any, skipped_files: Any) -> int:
     from qa.index.catalogue.manifest import read_manifest
     from qa.index.store import load_index
 
@@ -193,6 +199,12 @@ def _index_info(s: Settings, staleness: Any) -> int:
         print("            run `qa index update`")
     else:
         print(f"documents:  up to date with {s.docs_dir}")
+    skipped = skipped_files(s.docs_dir, s.index_dir)
+    for doc_id, why in skipped.items():
+        print(f"skipped:    {doc_id}: {why}")
+    if skipped:
+        print(f"            {len(skipped)} unreadable file(s) left out of the index; fix or remove them, "
+              "then `qa index update`")
     return 0
 
 
@@ -220,6 +232,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     check_index(settings.index_dir)
     check_backend(settings, settings.index_dir)
+    warn_if_stale(args, settings)
     svc = open_service(settings, encoder=load_model(settings), progress=False,
                        log=lambda m: print(m, file=sys.stderr))
     status = 0
@@ -239,6 +252,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             print_answer(ans, color=sys.stdout.isatty() or settings.force_color)
     return status
+
+
+def warn_if_stale(args: argparse.Namespace, s: Settings) -> None:
+    """`qa ask|eval --docs DIR` (never a build): one line on stderr when the index is out of date with DIR."""
+    if not getattr(args, "docs", None):
+        return
+    from qa.index.build import staleness
+
+    check_docs(s.docs_dir)
+    st = staleness(s.docs_dir, s.index_dir)
+    if any(st.values()):
+        counts = ", ".join(f"{k} {len(v)}" for k, v in st.items() if v)
+        print(f"note: the index at {s.index_dir} is out of date with {s.docs_dir} ({counts}); answers come from "
+              f"the index as built: run `qa index update --docs {s.docs_dir} --index {s.index_dir}`",
+              file=sys.stderr)
 
 
 def _read_batch(path: str) -> list[str]:
@@ -261,6 +289,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings(args, auto_build="never")
     check_index(settings.index_dir)
     check_backend(settings, settings.index_dir)
+    warn_if_stale(args, settings)
     svc = open_service(settings, encoder=load_model(settings), progress=False,
                        log=lambda m: print(m, file=sys.stderr))
     report = evaluate(svc, items)
@@ -272,6 +301,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     from qa.model.encoder import DEFAULT_MODEL, model_info
 
     s = _settings(args)
+    if args.force and args.action != "prepare":
+        raise QAError("--force: only for `qa model prepare` (convert again even if cached)")
     if args.action == "prepare":
         if s.model.model != DEFAULT_MODEL:
             raise QAError("`qa model prepare` converts the embedded default model; unset QA_MODEL/--model")
@@ -301,14 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     pi.set_defaults(func=cmd_index)
     pa = sub.add_parser("ask", help="answer a question")
     pa.add_argument("question", nargs="*")
-    _common(pa)
+    _common(pa, docs=_DOCS_CHECK)
     pa.add_argument("--top-k", type=_top_k, default=5, help="passages to show, 1 to 50 (default 5)")
     pa.add_argument("--json", action="store_true", help="one JSON object per question")
     pa.add_argument("--batch", metavar="FILE", help="one question per line ('-' for stdin)")
     pa.set_defaults(func=cmd_ask)
     pe = sub.add_parser("eval", help="evaluate on a QA file")
     pe.add_argument("file")
-    _common(pe)
+    _common(pe, docs=_DOCS_CHECK)
     pe.add_argument("--json", action="store_true")
     pe.add_argument("--split", choices=["all", "heldout", "train", "calib", "test"], default="all",
                     help="for SQuAD-like files: only the held-out (or training) paragraphs, split by a fixed hash")

@@ -32,7 +32,7 @@ from qa.index.engines.registry import engine_for
 from qa.index.store import load_index
 from qa.index.vectors import EncodeMode, Progress, check_mode, encode_chunks, encoded_count
 from qa.ingest.chunking import ChunkingParams, chunk_document
-from qa.ingest.documents import find_documents, load_documents
+from qa.ingest.documents import find_documents, load_documents, read_document
 from qa.model.encoder import Encoder
 from qa.schema import Chunk, Document
 
@@ -257,3 +257,21 @@ def staleness(docs_dir: Path, index_dir: Path) -> dict[str, list[str]]:
                           if d in indexed and indexed[d].sha256 != file_sha256(p)),
         "removed": sorted(d for d in indexed if d not in on_disk),
     }
+
+
+def skipped_files(docs_dir: Path, index_dir: Path) -> dict[str, str]:
+    """The files the index left out as unreadable (still on disk, bytes unchanged), each with why:
+    re-read now, so the reason is today's (cheap: only those files, and each fails fast)."""
+    out: dict[str, str] = {}
+    for doc_id, sha in sorted(read_manifest(index_dir).skipped.items()):
+        path = docs_dir / doc_id
+        try:
+            if file_sha256(path) != sha:
+                continue  # changed since: `staleness` lists it as added
+            read_document(path, docs_dir)
+            out[doc_id] = "readable now; run `qa index update` to add it"
+        except OSError:
+            continue  # gone: nothing to fix
+        except DocumentError as e:
+            out[doc_id] = str(e).removeprefix(f"{path}: ").removeprefix(f"{path} ")
+    return out

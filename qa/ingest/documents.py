@@ -10,10 +10,13 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from qa.errors import DocumentError, NoDocumentsError
 from qa.ingest.cleaning import clean_spans
@@ -21,6 +24,7 @@ from qa.lang.sentences import split_sentences
 from qa.schema import Document
 
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+log = logging.getLogger("qa.ingest.documents")
 
 _TITLE_LINE_MAX = 120
 _TITLE_SENTENCE_MAX = 100
@@ -137,9 +141,45 @@ def _reflow(page: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def library_log_to_ours(name: str, path: Path) -> Iterator[None]:
+    """A library's log records while it reads `path` ("invalid pdf header", "EOF marker not found")
+    go to this module's logger at DEBUG, naming the file, instead of the terminal; what is wrong with
+    a file the caller reports once, as its DocumentError.
+
+    >>> with library_log_to_ours("pypdf", Path("a.pdf")):
+    ...     logging.getLogger("pypdf").warning("invalid pdf header")  # printed nowhere
+    """
+    lib = logging.getLogger(name)
+    handler, propagate = _Collect(), lib.propagate
+    lib.addHandler(handler)
+    lib.propagate = False
+    try:
+        yield
+    finally:
+        lib.removeHandler(handler)
+        lib.propagate = propagate
+        for message in handler.messages:
+            log.debug("%s: %s: %s", path, name, message)
+
+
 def _read_pdf(data: bytes, path: Path) -> tuple[str, str]:
     import pypdf
 
+    with library_log_to_ours("pypdf", path):
+        return _parse_pdf(pypdf, data, path)
+
+
+def _parse_pdf(pypdf: Any, data: bytes, path: Path) -> tuple[str, str]:
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

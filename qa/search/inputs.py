@@ -12,6 +12,7 @@ import unicodedata
 from qa.errors import InputError
 
 DEFAULT_MAX_CHARS = 1000
+MAX_HISTORY_ITEMS = 20  # previous questions a request may send (the newest few are used)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0/C1 controls except TAB and LF
 _SPACES = re.compile(r"\s+")
 

@@ -86,8 +86,8 @@ class QueryPreparer:
     def forms(self, question: str) -> tuple[str, str]:
         """(expanded, restored): casual shorthand spelled out and spelled-out phrases written as the
         documents abbreviate them; then diacritics restored on unaccented words."""
-        vocab, has_phrase = self.index.terms.vocab, self.index.lexical.has_phrase
-        expanded = contract(expand(question, vocab), vocab, has_phrase)
+        vocab, lexical = self.index.terms.vocab, self.index.lexical
+        expanded = contract(expand(question, vocab, lexical.phrase_count), vocab, lexical.has_phrase)
         return expanded, self.index.restorer.restore(expanded)
 
     def __call__(self, question: str) -> Query:

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -38,12 +39,13 @@ from qa.ingest.documents import SUPPORTED, find_documents, read_document
 from qa.live import IndexJobs
 from qa.web.pages import admin_page
 from qa.web.ratelimit import RateLimiter
-from qa.web.security import TooLarge, read_body
+from qa.web.security import TooLarge, log_rejected, read_body
 
 if TYPE_CHECKING:
     from qa.service import QAService
 
 STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("qa.web.admin")
 ADMIN_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
              "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 REMOVED = ".removed"  # hidden: never indexed
@@ -263,6 +265,7 @@ def add_admin(app: FastAPI, service: QAService, token: str, max_upload: int) -> 
             admin.authorized(request)
             return await fn()
         except AdminError as e:
+            log_rejected(log, f"{request.method} {request.url.path}", e.status, e)
             resp = e.response()
             if e.status == 401:
                 resp.headers["WWW-Authenticate"] = "Bearer"

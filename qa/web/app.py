@@ -24,16 +24,18 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.errors import InputError
 from qa.live import IndexWatcher
+from qa.search.inputs import MAX_HISTORY_ITEMS
 from qa.web.chat import build_demo
 from qa.web.pages import CSS, INTERNAL_ERROR_VI, document_page
 from qa.web.ratelimit import DEFAULT_RATE, RateLimiter, RateLimitMiddleware
 from qa.web.security import (
     DEFAULT_ORIGINS,
-    MAX_BODY,
     MethodMiddleware,
     OriginPolicy,
     SecurityMiddleware,
     TooLarge,
+    body_limit,
+    log_rejected,
     read_body,
 )
 
@@ -61,7 +63,12 @@ ROUTES: dict[str, tuple[str, ...]] = {"/api/ask": ("POST",), "/healthz": ("GET",
                                       "/doc": ("GET",)}
 
 
-def create_app(service: QAService, *, allowed_origins: list[str] | None = None, max_body: int = MAX_BODY,
+def _rejected(status: int, message: str, message_vi: str) -> JSONResponse:
+    log_rejected(log, "POST /api/ask", status, message)
+    return _error(status, message, message_vi)
+
+
+def create_app(service: QAService, *, allowed_origins: list[str] | None = None, max_body: int | None = None,
                demo: gr.Blocks | None = None, rate_limiter: RateLimiter | None = None,
                reload_interval: float | None = None, admin_token: str | None = None,
                max_upload_mb: int | None = None) -> FastAPI:
@@ -69,12 +76,16 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
 
     `allowed_origins` defaults to the loopback origins (app.py passes QA_ALLOWED_ORIGINS);
     `rate_limiter` (for /api/* only) defaults to 60 requests a minute per client, loopback exempt.
+    `max_body` (bytes of a /api/ask body) defaults to room for a question and its history at
+    QA_MAX_QUESTION_CHARS, ASCII-escaped (qa.web.security.body_limit).
     `reload_interval` (seconds; 0 = off), `admin_token` ("" = no operator page) and `max_upload_mb`
     default to the service's settings (QA_RELOAD_INTERVAL, QA_ADMIN_TOKEN, QA_ADMIN_MAX_UPLOAD_MB).
     """
     import gradio as gr
 
     web = service.settings.web
+    max_chars = service.settings.max_question_chars
+    limit = body_limit(max_chars, MAX_HISTORY_ITEMS) if max_body is None else max_body
     interval = web.reload_interval if reload_interval is None else reload_interval
     token = web.admin_token if admin_token is None else admin_token
     upload_mb = web.admin_max_upload_mb if max_upload_mb is None else max_upload_mb
@@ -98,17 +109,18 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
     @app.post("/api/ask")
     async def ask(request: Request) -> Response:
         try:
-            raw = await read_body(request, max_body)
-        except TooLarge:
-            return _error(413, f"request body over {max_body} bytes",
-                          f"Yêu cầu quá lớn (tối đa {max_body // 1024} KiB).")
+            raw = await read_body(request, limit)
+        except TooLarge:  # only a question far over the limit gets here: say so, as the 400 does
+            return _rejected(413, f"request body over {limit} bytes; the question limit is {max_chars} "
+                                  "characters (QA_MAX_QUESTION_CHARS)",
+                             f"Câu hỏi quá dài. Vui lòng rút gọn dưới {max_chars} ký tự.")
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            return _error(400, 'body must be JSON like {"question": "...", "top_k": 5}',
+            return _rejected(400, 'body must be JSON like {"question": "...", "top_k": 5}',
                           "Yêu cầu không hợp lệ: nội dung phải là JSON có trường \"question\".")
         if not isinstance(data, dict):
-            return _error(400, 'body must be a JSON object like {"question": "..."}',
+            return _rejected(400, 'body must be a JSON object like {"question": "..."}',
                           "Yêu cầu không hợp lệ: nội dung phải là một đối tượng JSON.")
         args = [data.get("question"), data.get("top_k", 5)]
         if data.get("history") is not None:
@@ -116,7 +128,7 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
         try:
             ans = await run_in_threadpool(service.ask, *args)
         except InputError as e:
-            return _error(400, str(e), e.message_vi)
+            return _rejected(400, str(e), e.message_vi)
         except Exception:  # never leak a traceback to a caller; the log keeps it
             log.exception("ask failed")
             return _error(500, "internal error", INTERNAL_ERROR_VI)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from qa.errors import InputError
 from qa.web.examples import example_questions
 from qa.web.pages import INTERNAL_ERROR_VI, TITLE, answer_html, error_html, status_html, user_html
+from qa.web.security import log_rejected
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -54,6 +55,7 @@ def chat_turn(service: QAService, question: object, history: Sequence[Any] | Non
         else:
             ans = service.ask(question, top_k=top_k)
     except InputError as e:
+        log_rejected(log, "chat", 400, e)
         turn.append({"role": "assistant", "content": error_html(e.message_vi)})
         return turn
     except Exception:  # the log keeps the traceback; the chat gets a sentence
@@ -72,8 +74,9 @@ def api_ask(service: QAService, question: object, top_k: object = 5) -> dict[str
         top_k = int(top_k)  # JSON numbers from JS clients may arrive as 5.0
     try:
         return service.ask(question, top_k=top_k).to_dict()  # type: ignore[arg-type]
-    except InputError as e:
-        raise gr.Error(e.message_vi) from e
+    except InputError as e:  # one log line; Gradio would print the error's traceback and its cause's
+        log_rejected(log, "Gradio /ask", 400, e)
+        raise gr.Error(e.message_vi, print_exception=False) from None
 
 
 def build_demo(service: QAService) -> gr.Blocks:

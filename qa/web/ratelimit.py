@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import math
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from qa.errors import QAError
+from qa.web.security import log_rejected
 
 DEFAULT_RATE = 60  # requests per minute per client
 DEFAULT_BURST = 10
@@ -32,6 +34,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("qa.web.ratelimit")
 
 
 def is_loopback(client_key: str) -> bool:
@@ -135,6 +139,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         body = too_many_message(retry_after)
+        log_rejected(log, f"{scope.get('method', '?')} {scope['path']}", 429, body["error"])
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         await send({
             "type": "http.response.start",

@@ -13,6 +13,7 @@ qa.errors.ConfigError: allowed origin 'example.com' (QA_ALLOWED_ORIGINS) is not 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -22,7 +23,23 @@ from starlette.responses import Response
 
 from qa.errors import ConfigError
 
+log = logging.getLogger("qa.web.security")
 MAX_BODY = 16 * 1024
+# the longest a JSON escape writes one character of a question: "\\u1ea1" (json.dumps' default ASCII)
+_ESCAPED_CHAR_BYTES = 6
+
+
+def body_limit(max_question_chars: int, history_items: int) -> int:
+    """Bytes a /api/ask body may have: room for the question and its history at the question limit
+    even when every character is ASCII-escaped, so an over-long question gets the question-length
+    message however the client encoded it (never less than MAX_BODY).
+
+    >>> body_limit(1000, 20)
+    127024
+    >>> body_limit(10, 0) == MAX_BODY
+    True
+    """
+    return max(MAX_BODY, _ESCAPED_CHAR_BYTES * max_question_chars * (1 + history_items) + 1024)
 # JSON, the widget and the document page need no scripts, plugins or frames of their own
 STRICT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
               "form-action 'none'")
@@ -123,6 +140,18 @@ class SecurityMiddleware:
         h.setdefault("Content-Security-Policy", self.policy.csp(STRICT_CSP if strict else GRADIO_CSP))
 
 
+def log_rejected(logger: logging.Logger, where: str, status: int | str, reason: object) -> None:
+    """The one log line of a refused request (bad input, too large, too many, wrong token): no traceback.
+
+    >>> import sys
+    >>> demo = logging.getLogger("qa.web.demo"); demo.propagate = False; demo.setLevel(logging.INFO)
+    >>> demo.addHandler(logging.StreamHandler(sys.stdout))
+    >>> log_rejected(demo, "POST /api/ask", 400, "the question is empty")
+    rejected POST /api/ask (400): the question is empty
+    """
+    logger.info("rejected %s (%s): %s", where, status, reason)
+
+
 class TooLarge(Exception):
     """The request body is over the limit."""
 
@@ -169,6 +198,7 @@ class MethodMiddleware:
                 body = {"error": f"{method} is not allowed on {path}; use {' or '.join(allowed)}",
                         "message_vi": f"Phương thức {method} không dùng được ở {path}; "
                                       f"hãy dùng {' hoặc '.join(allowed)}."}
+                log_rejected(log, f"{method} {path}", 405, body["error"])
                 resp = Response(json.dumps(body, ensure_ascii=False), status_code=405,
                                 media_type="application/json", headers={"Allow": ", ".join(methods)})
                 await resp(scope, receive, send)

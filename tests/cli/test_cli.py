@@ -198,3 +198,35 @@ def test_first_run_conversion_shows_progress(cli_env: Path, monkeypatch: pytest.
     err = capsys.readouterr().err
     assert "Converting the embedded model (first run only)" in err and "5/5" in err and "steps" in err
     assert "Converting the weights (once)…" in err and "Loading model default…" in err
+
+
+def test_index_info_lists_unreadable_files_with_the_reason(cli_env: Path, small_docs: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (small_docs / "random.pdf").write_bytes(bytes(range(256)) * 8)  # not a PDF at all
+    (small_docs / "empty.docx").write_bytes(b"")
+    (small_docs / "latin.txt").write_bytes("Công ty Ánh Dương".encode("cp1258"))
+    assert main(["index", "build", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["index", "info"]) == 0
+    cap = capsys.readouterr()
+    lines = [line for line in cap.out.splitlines() if line.startswith("skipped:")]
+    assert [line.split(":")[1].strip() for line in lines] == ["empty.docx", "latin.txt", "random.pdf"]
+    assert "cannot read the DOCX" in lines[0] and "not valid UTF-8" in lines[1] and "cannot read the PDF" in lines[2]
+    assert "3 unreadable file(s) left out of the index" in cap.out and "up to date" in cap.out
+    assert "invalid pdf header" not in cap.err + cap.out  # pypdf's own warnings stay in the log
+    (small_docs / "latin.txt").write_text("Công ty Ánh Dương ở Đà Nẵng.", encoding="utf-8")  # fixed
+    assert main(["index", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "added: latin.txt" in out and "2 unreadable file(s)" in out
+
+
+def test_ask_with_docs_warns_when_the_index_is_out_of_date(built: Path, small_docs: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--docs", str(small_docs), "Thủ đô của Việt Nam là gì?"]) == 0
+    assert "out of date" not in capsys.readouterr().err
+    (small_docs / "hue.txt").write_text("Huế có chùa Thiên Mụ.", encoding="utf-8")
+    assert main(["ask", "--docs", str(small_docs), "Thủ đô của Việt Nam là gì?"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: the index at {built} is out of date with {small_docs} (changed 1)" in err
+    assert main(["ask", "Thủ đô của Việt Nam là gì?"]) == 0  # no --docs: nothing hashed, no note
+    assert "out of date" not in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import unicodedata
 from pathlib import Path
 
@@ -283,3 +284,14 @@ def test_load_documents_folder_errors(tmp_path: Path) -> None:
     seen: list[Path] = []
     assert load_documents(tmp_path / "bad", on_error=lambda p, e: seen.append(p)) == []
     assert seen == [tmp_path / "bad" / "only.txt"]
+
+
+def test_pypdf_warnings_go_to_the_log_not_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    bad = tmp_path / "random.pdf"
+    bad.write_bytes(b"\x07=\xdc!_" + bytes(range(256)) * 8)
+    with caplog.at_level(logging.DEBUG), pytest.raises(DocumentError):
+        read_document(bad, tmp_path)
+    assert not [r for r in caplog.records if r.name == "pypdf"]  # nothing reaches the root handlers
+    assert "invalid pdf header" not in capsys.readouterr().err
+    assert any("random.pdf: pypdf: invalid pdf header" in r.getMessage() for r in caplog.records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import http.client
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -19,12 +20,13 @@ from fastapi.testclient import TestClient
 from qa.config import Settings
 from qa.errors import InputError, QAError
 from qa.schema import Answer
+from qa.search.inputs import MAX_HISTORY_ITEMS
 from qa.service import QAService
 from qa.startup import open_service
 from qa.web.app import create_app
 from qa.web.chat import chat_turn
 from qa.web.ratelimit import RateLimiter
-from qa.web.security import MAX_BODY, OriginPolicy, parse_origins
+from qa.web.security import MAX_BODY, OriginPolicy, body_limit, parse_origins
 from tests.servers import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,13 +124,14 @@ def test_api_ask_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
 
 
 def test_api_ask_body_limit_is_413_with_or_without_content_length(client: TestClient) -> None:
-    big = json.dumps({"question": "a" * MAX_BODY}).encode()
+    limit = body_limit(1000, MAX_HISTORY_ITEMS)
+    big = json.dumps({"question": "a" * limit}).encode()
     assert post_ask(client, big).status_code == 413
     chunks = iter([big[:1000], big[1000:]])  # streamed: no Content-Length to trust
     r = client.post("/api/ask", content=chunks)
-    assert r.status_code == 413 and r.json()["message_vi"] == "Yêu cầu quá lớn (tối đa 16 KiB)."
-    just_fits = json.dumps({"question": QUESTION, "pad": "p" * (MAX_BODY - 100)}).encode()
-    assert len(just_fits) <= MAX_BODY and post_ask(client, just_fits).status_code == 200
+    assert r.status_code == 413 and r.json()["message_vi"] == "Câu hỏi quá dài. Vui lòng rút gọn dưới 1000 ký tự."
+    just_fits = json.dumps({"question": QUESTION, "pad": "p" * (limit - 100)}).encode()
+    assert len(just_fits) <= limit and post_ask(client, just_fits).status_code == 200
 
 
 def test_healthz(client: TestClient, svc: QAService) -> None:
@@ -304,6 +307,22 @@ def test_gradio_client_ask_endpoint(svc: QAService) -> None:
             c.predict("  ", 5, api_name="/ask")
 
 
+def test_a_bad_gradio_ask_is_one_log_line_not_two_tracebacks(svc: QAService, caplog: pytest.LogCaptureFixture,
+                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with BackgroundServer(create_app(svc)) as url, caplog.at_level(logging.INFO):
+        c = Client(url, verbose=False)
+        capfd.readouterr()
+        with pytest.raises(AppError, match="Câu hỏi quá dài"):
+            c.predict("x" * 5000, 5, api_name="/ask")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert lines == ["rejected Gradio /ask (400): the question has 5000 characters; the limit is 1000 "
+                     "(QA_MAX_QUESTION_CHARS)"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_app_import_is_light_and_bad_startup_is_one_line(tmp_path: Path) -> None:
     code = "import sys, app; print(sorted(m for m in ('gradio', 'torch', 'uvicorn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -401,3 +420,45 @@ def test_api_ask_resolves_a_follow_up_from_history(client: TestClient, svc: QASe
 def test_api_ask_bad_history_is_400(client: TestClient, history: Any) -> None:
     r = post_ask(client, {"question": QUESTION, "history": history})
     assert r.status_code == 400 and "history" in r.json()["message_vi"]
+
+
+def test_an_over_long_question_gets_one_message_however_the_json_is_escaped(client: TestClient, svc: QAService,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    question = ("Hội nghị ở đâu ạ? " + "ở đâu ạ " * 700)[:4999] + "?"
+    raw = json.dumps({"question": question}, ensure_ascii=False).encode("utf-8")
+    escaped = json.dumps({"question": question}).encode("ascii")  # json.dumps' default: \\u1ed9 …
+    assert len(raw) < MAX_BODY < len(escaped)
+    with pytest.raises(InputError) as expected:
+        svc.ask(question)
+    with caplog.at_level(logging.INFO, logger="qa.web"):
+        answers = [post_ask(client, raw), post_ask(client, escaped)]
+    for r in answers:
+        assert r.status_code == 400
+        assert r.json()["message_vi"] == expected.value.message_vi == \
+            "Câu hỏi quá dài (5000 ký tự). Vui lòng rút gọn dưới 1000 ký tự."
+    rejected = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert len(rejected) == 2
+    assert all(m.startswith("rejected POST /api/ask (400): the question has 5000") for m in rejected)
+
+
+def test_a_body_far_over_the_question_limit_is_413_in_the_same_words(client: TestClient) -> None:
+    limit = body_limit(1000, MAX_HISTORY_ITEMS)
+    big = json.dumps({"question": "ạ" * (limit // 6)}).encode()
+    assert len(big) > limit
+    r = post_ask(client, big)
+    assert r.status_code == 413
+    assert r.json()["message_vi"] == "Câu hỏi quá dài. Vui lòng rút gọn dưới 1000 ký tự."
+
+
+def test_every_refused_request_logs_one_line_and_no_traceback(client: TestClient, caplog: pytest.LogCaptureFixture,
+                                                             capfd: pytest.CaptureFixture[str]) -> None:
+    with caplog.at_level(logging.INFO):
+        assert post_ask(client, {"question": ""}).status_code == 400
+        assert post_ask(client, b"{not json").status_code == 400
+        assert client.get("/api/ask").status_code == 405
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert lines == ["rejected POST /api/ask (400): the question is empty",
+                     'rejected POST /api/ask (400): body must be JSON like {"question": "...", "top_k": 5}',
+                     "rejected GET /api/ask (405): GET is not allowed on /api/ask; use POST"]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "Traceback" not in capfd.readouterr().err

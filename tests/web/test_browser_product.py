@@ -132,6 +132,9 @@ def test_upload_ask_remove_abstain_without_restart(browser: Any, site: dict[str,
     assert "đã tải lên thành “Vịnh Hạ Long.txt”" in admin.locator("#upload-log").inner_text()
     assert admin.locator("#job-bar").count() == 1
     assert wait_job_done(admin, 5).startswith("Cập nhật: Xong: 5 tài liệu")
+    # the upload's note follows its job: no "đang cập nhật chỉ mục" once the job says "Xong"
+    admin.wait_for_function("() => document.getElementById('upload-log').textContent.includes('đã có trong chỉ mục')")
+    assert "đang cập nhật" not in admin.locator("#upload-log").inner_text()
     admin.wait_for_function("() => [...document.querySelectorAll('#docs td.name')]"
                             ".some(td => td.textContent === 'Vịnh Hạ Long.txt')")
     row = admin.locator("#docs tr[data-name='Vịnh Hạ Long.txt']")

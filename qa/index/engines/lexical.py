@@ -79,6 +79,21 @@ class LexicalIndex:
         vocab = self.retrievers["folded"].vocab_dict  # type: ignore[attr-defined]
         return all(f in vocab for f in feats)
 
+    def phrase_count(self, phrase: str) -> int:
+        """Chunks holding the phrase's rarest folded bigram (its syllable for one word); 0 when absent.
+
+        >>> lx = LexicalIndex.build(["Hội nghị ở Hà Nội", "Hà Nội mùa thu", "Hội nghị Diên Hồng"])
+        >>> lx.phrase_count("hà nội"), lx.phrase_count("ha noi mua"), lx.phrase_count("hải phòng")
+        (2, 1, 0)
+        """
+        feats = [f for f in features(phrase, folded=True) if "_" in f] or features(phrase, folded=True)
+        r = self.retrievers["folded"]
+        vocab, indptr = r.vocab_dict, r.scores["indptr"]  # type: ignore[attr-defined]
+        ids = [vocab.get(f) for f in feats]
+        if not ids or any(i is None for i in ids):
+            return 0
+        return int(min(indptr[i + 1] - indptr[i] for i in ids))
+
     def save(self, folder: Path) -> None:
         for field, r in self.retrievers.items():
             r.save(str(folder / f"bm25_{field}"), show_progress=False)  # type: ignore[attr-defined]

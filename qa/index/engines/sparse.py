@@ -200,6 +200,15 @@ class TermVocabulary:
         feats = [f for f in features(phrase, folded=True) if "_" in f] or features(phrase, folded=True)
         return self._known(feats)
 
+    def phrase_count(self, phrase: str) -> int:
+        """1 when the documents hold the phrase, else 0: hashed ids keep no frequencies, so an engine
+        backend tells presence only (ties between shorthand candidates keep their table order).
+
+        >>> TermVocabulary.build(["Hải Phòng là thành phố cảng"]).phrase_count("hai phong")
+        1
+        """
+        return int(self.has_phrase(phrase))
+
     def save(self, path: Path) -> None:
         np.save(path, self.ids)
 

@@ -25,6 +25,7 @@
   };
   var pollTimer = null;
   var lastJobSeen = 0;
+  var waiting = [];  // upload notes that say "đang cập nhật chỉ mục": {li, name, job}, until that job ends
 
   function token() { return sessionStorage.getItem(KEY) || ""; }
 
@@ -91,7 +92,30 @@
     detail.hidden = !why;
     text($("job-error"), why);
     if (job.phase === "done" && job.id !== lastJobSeen) { lastJobSeen = job.id; loadDocuments(); }
+    settleUploads(jobs);
     return busy;
+  }
+
+  // An upload's note follows the job it started: once that job (or a later one) has ended, say how.
+  function settleUploads(jobs) {
+    var last = jobs.last;
+    waiting = waiting.filter(function (w) {
+      var pending = [jobs.running, jobs.queued].some(function (j) { return j && j.id <= w.job; });
+      var mine = (jobs.jobs || []).filter(function (j) { return j.id === w.job; })[0] ||
+        (last && last.id >= w.job ? last : null);
+      if (pending || !mine || (mine.phase !== "done" && mine.phase !== "failed")) return true;
+      var unread = (mine.skipped || []).some(function (s) { return s.indexOf(w.name) >= 0; });
+      if (mine.phase === "failed") {
+        w.li.className = "bad";
+        text(w.li, w.label + ": đã tải lên thành “" + w.name + "”, nhưng cập nhật chỉ mục thất bại.");
+      } else if (unread) {
+        w.li.className = "bad";
+        text(w.li, w.label + ": đã tải lên thành “" + w.name + "”, nhưng không đọc được nên không có trong chỉ mục.");
+      } else {
+        text(w.li, w.label + ": đã tải lên thành “" + w.name + "”, đã có trong chỉ mục.");
+      }
+      return false;
+    });
   }
 
   function loadDocuments() {
@@ -135,6 +159,7 @@
   function note(name, ok, msg) {
     var li = mk("li", ok ? "ok" : "bad", name + ": " + msg);
     $("upload-log").appendChild(li);
+    return li;
   }
 
   function uploadOne(file, overwrite) {
@@ -145,7 +170,10 @@
         note(file.name, false, "giữ nguyên tài liệu cũ");
         return;
       }
-      if (res.ok) note(file.name, true, "đã tải lên thành “" + res.data.name + "”, đang cập nhật chỉ mục");
+      if (res.ok) {
+        var li = note(file.name, true, "đã tải lên thành “" + res.data.name + "”, đang cập nhật chỉ mục…");
+        waiting.push({ li: li, label: file.name, name: res.data.name, job: res.data.job });
+      }
       else note(file.name, false, res.data.message_vi || ("lỗi " + res.status));
     });
   }
