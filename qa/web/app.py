@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from qa.errors import InputError
 from qa.live import IndexWatcher
 from qa.service import MAX_TOP_K
-from qa.web.chat import build_demo
+from qa.web.chat import VIETNAMESE_LABELS_JS, build_demo
 from qa.web.confidence import widget_config
 from qa.web.pages import CSS, INTERNAL_ERROR_VI, document_page
 from qa.web.ratelimit import DEFAULT_RATE, RateLimiter, RateLimitMiddleware
@@ -169,6 +169,8 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
     blocks = demo if demo is not None else build_demo(service)
     theme = gr.themes.Default(font=("system-ui", "Segoe UI", "Roboto", "sans-serif"),
                               font_mono=("ui-monospace", "monospace"))  # local fonts: no Google Fonts call
-    return gr.mount_gradio_app(app, blocks, path="/", css=CSS, theme=theme, footer_links=["api"],
+    # no footer: Gradio's "Use via API" link is English and leads to an English page (the JSON API is
+    # in the README)
+    return gr.mount_gradio_app(app, blocks, path="/", css=CSS, theme=theme, footer_links=[], js=VIETNAMESE_LABELS_JS,
                                run_history=False, allowed_paths=[], ssr_mode=False, mcp_server=False,
                                show_error=False)  # gr.Error (Vietnamese input messages) still shows

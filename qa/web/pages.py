@@ -44,7 +44,9 @@ mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-badge{display:inline-block;font-size:.78em;font-weight:600;padding:0 6px;margin-left:4px;border-radius:8px;
  background:#fef3c7;color:#92400e;vertical-align:middle}
 .qa-resolved{font-size:.85em;opacity:.8;margin-bottom:4px}
-.qa-answer-box,.qa-abstain,.qa-error,.qa-resolved{scroll-margin-top:12px}
+.qa-answer-box,.qa-abstain,.qa-error,.qa-resolved,#qa-chat .message.user{scroll-margin-top:12px}
+#qa-chat .icon-button-wrapper.top-panel{display:none}
+footer:empty,footer:not(:has(a,button)){display:none}
 .qa-meta{font-size:.85em;opacity:.8}
 .qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
 .qa-card .qa-passage{max-height:7.5em;overflow-y:auto}
