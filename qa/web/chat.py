@@ -136,7 +136,8 @@ def build_demo(service: QAService) -> gr.Blocks:
         status = gr.HTML(status_html(service.status()), elem_id="qa-status")
         # no floating label (on a phone it covered the answer's first line); the conversation's
         # accessible name is set by VIETNAMESE_LABELS_JS
-        chatbot = gr.Chatbot(label="Hội thoại", show_label=False, elem_id="qa-chat", height="70vh", render_markdown=False,
+        chatbot = gr.Chatbot(label="Hội thoại", show_label=False, elem_id="qa-chat", height="70vh",
+                             render_markdown=False,
                              latex_delimiters=[], sanitize_html=True, feedback_options=None, autoscroll=False,
                              buttons=["copy"], placeholder="Hỏi bất cứ điều gì về các tài liệu đã nạp.")
         asked = gr.State([])  # the conversation's questions, oldest first (follow-ups lean on them)
