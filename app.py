@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from qa.config import Settings
     from qa.service import QAService
+    from qa.web.starting import Starting
 
 
 def create_app(service: QAService, settings: Settings) -> FastAPI:
@@ -100,29 +101,53 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {host}:{port}: {busy}; change --host/--port (QA_HOST/QA_PORT)",
               file=sys.stderr)
         return 2
-    try:
-        from qa.cli.progress import bar
-        from qa.startup import open_service
-
-        service = open_service(settings, bar=bar)
-        app = create_app(service, settings)
-    except QAError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
     import logging
+    import threading
 
     import uvicorn
 
+    from qa.cli.progress import bar
+    from qa.web.starting import Starting
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # the page is up at once and says it is getting ready; the model, the index, the reader and
+    # Gradio load meanwhile (questions wait for them, or get "đang khởi động")
+    starting = Starting(log_line=lambda m: print(m, file=sys.stderr, flush=True), terminal_bar=bar)
+    server = uvicorn.Server(uvicorn.Config(starting, host=host, port=port, log_level="info", lifespan="on"))
+
+    def failed(e: BaseException) -> None:  # as before the page existed: one line (a bug: the traceback), exit 2
+        if isinstance(e, QAError):
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        else:
+            logging.getLogger("app").error("start-up failed", exc_info=e)
+        server.should_exit = True
+
+    threading.Thread(target=starting.load, args=(lambda progress: _build(settings, progress), failed),
+                     name="qa-startup", daemon=True).start()
     admin = f", operator page: http://{host}:{port}/admin/" if settings.web.admin_token else ""
     reload = (f"; a new index on disk is picked up within {settings.web.reload_interval} s"
               if settings.web.reload_interval else "")
-    print(f"Vietnamese document QA: http://{host}:{port}/  (API: POST /api/ask, widget: /widget.js{admin}){reload}",
-          file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
-    return 0
+    print(f"Vietnamese document QA: http://{host}:{port}/  (API: POST /api/ask, widget: /widget.js{admin}){reload}"
+          " — starting; the page shows the progress", file=sys.stderr, flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        return 130
+    return 2 if starting.failed else 0
+
+
+def _build(settings: Settings, progress: Starting) -> FastAPI:
+    """The real app, built in the start-up thread; Gradio is imported alongside the model load."""
+    import importlib
+    import threading
+
+    from qa.startup import open_service
+
+    # importing Gradio (seconds, pure Python) overlaps loading the model's weights
+    threading.Thread(target=importlib.import_module, args=("gradio",), name="qa-import-gradio", daemon=True).start()
+    service = open_service(settings, bar=progress.bar, log=progress.log)
+    progress.log("Building the web interface…")
+    return create_app(service, settings)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,13 @@ Every run is a fresh Python process, timed from spawn until its answer line arri
   service, cache ready       `load_encoder()` + `open_service(query_encoder=fast_query_encoder(enc))`:
                              what a long-running service pays (model load + the 0.5 s trace)
   cli, no cache, no index    first run ever: convert, load, build the index, answer
-Target: ≤ 15 s with a prepared cache.
+  bare sentence-transformers `import sentence_transformers`, load the same converted model, embed one
+                             query: the floor every start pays (the yardstick below)
+  app.py, page up            `python app.py` until GET / answers 200 (the starting page)
+  app.py, first answer       ... until POST /api/ask returns an answer (asked once the page is up;
+                             the request waits for the service)
+Target: ≤ 15 s with a prepared cache; app.py's page up ≤ 3 s and its first answer ≤ 1.2× the bare
+load, both measured in the same run (`--app-only` runs just these three).
 """
 
 from __future__ import annotations
@@ -40,6 +46,65 @@ print(json.dumps(svc.ask(sys.argv[1]).to_dict(), ensure_ascii=False), flush=True
 """
 
 
+BARE = """
+import sys
+from sentence_transformers import SentenceTransformer
+from qa.model.cache import prepare_default_model
+m = SentenceTransformer(str(prepare_default_model()), device="cpu")
+m.encode(["query: " + sys.argv[1]])
+print("{}", flush=True)
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_app(env: dict[str, str], timeout: float = 600.0) -> tuple[float, float, float]:
+    """(seconds to the page, seconds to the first answer, peak RSS MB) of one fresh `python app.py`."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    page = answer = -1.0
+    try:
+        while page < 0:
+            if p.poll() is not None or time.perf_counter() - t0 > timeout:
+                raise SystemExit(f"app.py did not come up: {p.stderr.read()[-2000:] if p.stderr else ''}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=5) as r:
+                    if r.status == 200:
+                        page = time.perf_counter() - t0
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)
+        body = json.dumps({"question": QUESTION}).encode()
+        while answer < 0:
+            req = urllib.request.Request(url + "/api/ask", body, {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    if json.loads(r.read()).get("passages") is not None:
+                        answer = time.perf_counter() - t0
+            except urllib.error.HTTPError as e:
+                if e.code != 503 or time.perf_counter() - t0 > timeout:
+                    raise SystemExit(f"app.py: /api/ask {e.code}") from e
+                time.sleep(0.1)  # still starting after the request's wait: ask again
+    finally:
+        p.terminate()
+        _, status, usage = os.wait4(p.pid, 0)
+        if p.stderr is not None:
+            p.stderr.close()
+    return page, answer, usage.ru_maxrss / 1024
+
+
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(seconds to the first stdout line, peak RSS MB, stderr tail) of one fresh process."""
     t0 = time.perf_counter()
@@ -60,7 +125,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", default="seeds")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--app-only", action="store_true", help="only the bare load and python app.py")
+    ap.add_argument("--repo", type=Path, default=None,
+                    help="run another checkout's code (a before/after comparison, e.g. the main branch)")
     args = ap.parse_args()
+    global REPO
+    REPO = (args.repo or REPO).resolve()
     tmp = Path(tempfile.mkdtemp(prefix="qa-bench-cold-"))
     base = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QA_DOCS_DIR=str(Path(args.docs).resolve()),
                 PYTHONPATH=str(REPO))
@@ -82,14 +152,25 @@ def main() -> None:
             "service, cache ready": (service, warm),
             "cli, no cache, no index": (cli, dict(warm, QA_MODEL_CACHE=fresh("c3"), QA_INDEX_DIR=fresh("i3"))),
         }
+        if args.app_only:
+            scenarios = {}
+        scenarios["bare sentence-transformers"] = ([sys.executable, "-c", BARE, QUESTION], warm)
         for name, (cmd, env) in scenarios.items():
             results.setdefault(name, []).append(run(cmd, env))
+        page, answer, rss = run_app(warm)
+        results.setdefault("app.py, page up", []).append((page, rss, ""))
+        results.setdefault("app.py, first answer", []).append((answer, rss, ""))
     print(f"process start -> first answer, median of {args.repeat} fresh processes each "
           f"({os.cpu_count()} cores):")
     print(f"  {'scenario':26}{'seconds':>9}{'peak RSS MB':>13}")
     for name, rows in results.items():
         print(f"  {name:26}{statistics.median(x[0] for x in rows):9.1f}{statistics.median(x[1] for x in rows):13.0f}"
               )
+    bare = statistics.median(x[0] for x in results["bare sentence-transformers"])
+    first = statistics.median(x[0] for x in results["app.py, first answer"])
+    page = statistics.median(x[0] for x in results["app.py, page up"])
+    print(f"app.py: page up {page:.1f} s (target ≤ 3 s); first answer {first / bare:.2f}× the bare load "
+          "(target ≤ 1.2×)")
     import shutil
 
     shutil.rmtree(tmp, ignore_errors=True)

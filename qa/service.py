@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from qa.answer.decide import Decision
     from qa.reader.read import SpanReader
 
+MAX_TOP_K = 50  # passages one request may ask for (the widget clamps data-top-k to 1..MAX_TOP_K)
 _LABEL_ORDER = {"answer": 0, "phrase": 1, "term": 2}
 
 
@@ -150,9 +151,9 @@ class QAService:
         question it stands for, given in `Answer.resolved`.
         """
         text = clean_question(question, self.settings.max_question_chars)
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50:
-            raise InputError(f"top_k must be an integer from 1 to 50, got {top_k!r}",
-                             "Số đoạn trả về (top_k) phải là số nguyên từ 1 đến 50.")
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}",
+                             f"Số đoạn trả về (top_k) phải là số nguyên từ 1 đến {MAX_TOP_K}.")
         turns = self._history(history)
         self._arrivals.start()
         try:

@@ -64,13 +64,17 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
                     prepare_default_model(settings.model.cache_dir, log=log, progress=cb)
         log(f"Loading embedding model {settings.model.model}…")
         encoder = load_encoder(settings.model)
+    log("Loading the index…")
     data = ensure_index(settings, encoder, log, progress, bar)
     if query_encoder is None and settings.model.fast_query:
         # a traced copy of the same model embeds questions ~2x faster (identical vectors); a no-op
         # for other encoders
         from qa.model.query import fast_query_encoder
 
+        log("Preparing the question encoder…")
         query_encoder = fast_query_encoder(encoder)
+    if reader is None:
+        log("Loading the reader…")
     choice = reader or load_reader(settings, encoder, log)
     signature = manifest_signature(settings.index_dir)
     try:

@@ -25,7 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from qa.errors import InputError
 from qa.live import IndexWatcher
 from qa.search.inputs import MAX_HISTORY_ITEMS
-from qa.web.chat import build_demo
+from qa.service import MAX_TOP_K
+from qa.web.chat import VIETNAMESE_LABELS_JS, build_demo
+from qa.web.confidence import widget_config
 from qa.web.pages import CSS, INTERNAL_ERROR_VI, document_page
 from qa.web.ratelimit import DEFAULT_RATE, RateLimiter, RateLimitMiddleware
 from qa.web.security import (
@@ -57,6 +59,13 @@ def _int(value: str | None, default: int | None) -> int | None:
         return int(value) if value else default
     except ValueError:
         return default
+
+
+def widget_script() -> bytes:
+    """widget.js with the server's settings written in: the confidence cut points and the top_k range."""
+    config = {"confidence": widget_config(), "top_k": [1, MAX_TOP_K]}
+    js = (STATIC / "widget.js").read_text("utf-8")
+    return js.replace("/*QA_CONFIG*/null", json.dumps(config, ensure_ascii=False), 1).encode("utf-8")
 
 
 ROUTES: dict[str, tuple[str, ...]] = {"/api/ask": ("POST",), "/healthz": ("GET",), "/widget.js": ("GET",),
@@ -103,7 +112,7 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
     app = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.watcher = watcher
     app.state.admin = None
-    widget_js = (STATIC / "widget.js").read_bytes()
+    widget_js = widget_script()
     routes = dict(ROUTES)
 
     @app.post("/api/ask")
@@ -150,8 +159,10 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
         end = _int(p.get("end"), start) or start
         a_start, a_end = _int(p.get("a_start"), None), _int(p.get("a_end"), None)
         answer = (a_start, a_end) if a_start is not None and a_end is not None else None
+        p_start, p_end = _int(p.get("p_start"), None), _int(p.get("p_end"), None)
+        phrase = (p_start, p_end) if p_start is not None and p_end is not None else None
         status, page = document_page(service.document(p.get("doc", "")), start, end, answer, p.get("q", "")[:1000],
-                                     underline=service.underline)
+                                     underline=service.underline, phrase=phrase)
         return HTMLResponse(page, status_code=status)
 
     if token:
@@ -170,6 +181,8 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
     blocks = demo if demo is not None else build_demo(service)
     theme = gr.themes.Default(font=("system-ui", "Segoe UI", "Roboto", "sans-serif"),
                               font_mono=("ui-monospace", "monospace"))  # local fonts: no Google Fonts call
-    return gr.mount_gradio_app(app, blocks, path="/", css=CSS, theme=theme, footer_links=["api"],
+    # no footer: Gradio's "Use via API" link is English and leads to an English page (the JSON API is
+    # in the README)
+    return gr.mount_gradio_app(app, blocks, path="/", css=CSS, theme=theme, footer_links=[], js=VIETNAMESE_LABELS_JS,
                                run_history=False, allowed_paths=[], ssr_mode=False, mcp_server=False,
                                show_error=False)  # gr.Error (Vietnamese input messages) still shows

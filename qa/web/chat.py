@@ -26,16 +26,65 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa.web.chat")
 
 
-# After an answer arrives, bring its top into view (on a phone the chat would otherwise show the
-# bottom of the last source card, not the answer).
+# After an answer arrives, bring the question and the top of its answer into view (on a phone the chat
+# would otherwise show the bottom of the last source card, not the answer); when the question is too
+# long to leave the answer's first lines in view, the answer goes to the top instead.
 SCROLL_TO_ANSWER_JS = """() => { setTimeout(() => {
   const msgs = document.querySelectorAll('#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error');
   const last = msgs[msgs.length - 1];
   if (!last) return;
   const block = last.closest('.message-row, .message-wrap > div, [data-testid="bot"]') || last;
   const head = block.querySelector('.qa-resolved') || last;
-  head.scrollIntoView({block: 'start', behavior: 'instant'});
+  const users = document.querySelectorAll('#qa-chat .message.user');
+  const asked = users[users.length - 1];
+  const view = document.querySelector('#qa-chat [role="log"]') || document.documentElement;
+  const gap = asked ? head.getBoundingClientRect().top - asked.getBoundingClientRect().top : -1;
+  const target = gap > 0 && gap < view.clientHeight * 0.35 ? asked : head;
+  target.scrollIntoView({block: 'start', behavior: 'instant'});
 }, 60); }"""
+
+# Gradio's own English labels, in Vietnamese; each message's accessible label as plain text (Gradio
+# labels a message "bot's message: " + its raw HTML, which a screen reader reads out tag by tag).
+# Runs once on page load and keeps the labels right as messages arrive.
+VIETNAMESE_LABELS_JS = """() => {
+  const VI = {"Clear": "Xóa hội thoại", "Copy message": "Sao chép tin nhắn", "Copied message": "Đã sao chép",
+    "chatbot conversation": "Hội thoại", "Scroll down": "Cuộn xuống", "Copy all messages": "Sao chép tất cả",
+    "Copy": "Sao chép", "Copied!": "Đã sao chép", "Gradio footer navigation": "Chân trang",
+    "Share": "Chia sẻ", "Loading...": "Đang tải…"};
+  const text = el => (el ? el.textContent : '').replace(/\\s+/g, ' ').trim();
+  const plain = el => {  // "Trả lời (chắc chắn): <answer>. Nguồn: …" — the answer box, not the cards
+    const box = el.querySelector('.qa-answer-box, .qa-abstain, .qa-error');
+    let t;
+    if (!box) t = text(el);
+    else if (box.classList.contains('qa-error')) t = 'Lỗi: ' + text(box);
+    else {
+      const c = box.cloneNode(true), conf = c.querySelector('.qa-conf');
+      if (conf) conf.remove();
+      const label = c.querySelector('.qa-label');
+      if (label) label.remove();
+      const word = conf ? ' (' + text(conf).replace(/^[●○]+ */, '') + ')' : '';
+      t = text(label).replace(/:$/, '') + word + ': ' +
+          [...c.children].map(text).filter(Boolean).join('. ').replace(/ ?↗/g, '');
+    }
+    return t.length > 300 ? t.slice(0, 299) + '…' : t;
+  };
+  const fix = () => {
+    document.querySelectorAll('[aria-label], [title]').forEach(el => {
+      for (const attr of ['aria-label', 'title']) {
+        const v = el.getAttribute(attr);
+        if (v == null) continue;
+        const m = /^(user|bot|assistant)'s message: /.exec(v);
+        if (m) el.dataset.qaRole = m[1] === 'user' ? 'Câu hỏi: ' : 'Hệ thống: ';
+        // a message's text can arrive after its label: recompute it for every message seen
+        const want = el.dataset.qaRole && attr === 'aria-label' ? el.dataset.qaRole + plain(el) : VI[v];
+        if (want !== undefined && want !== v) el.setAttribute(attr, want);
+      }
+    });
+  };
+  new MutationObserver(fix).observe(document.body, {subtree: true, childList: true, characterData: true,
+    attributes: true, attributeFilter: ['aria-label', 'title']});
+  fix();
+}"""
 MAX_TURNS = 8  # previous questions the chat sends along for follow-ups
 
 
@@ -88,7 +137,10 @@ def build_demo(service: QAService) -> gr.Blocks:
         gr.Markdown(f"## {TITLE}\nĐặt câu hỏi bằng tiếng Việt; câu trả lời được trích nguyên văn "
                     "từ tài liệu, kèm nguồn và vị trí. Có thể hỏi tiếp, ví dụ “còn … thì sao?”.")
         status = gr.HTML(status_html(service.status()), elem_id="qa-status")
-        chatbot = gr.Chatbot(label="Hội thoại", elem_id="qa-chat", height="70vh", render_markdown=False,
+        # no floating label (on a phone it covered the answer's first line); the conversation's
+        # accessible name is set by VIETNAMESE_LABELS_JS
+        chatbot = gr.Chatbot(label="Hội thoại", show_label=False, elem_id="qa-chat", height="70vh",
+                             render_markdown=False,
                              latex_delimiters=[], sanitize_html=True, feedback_options=None, autoscroll=False,
                              buttons=["copy"], placeholder="Hỏi bất cứ điều gì về các tài liệu đã nạp.")
         asked = gr.State([])  # the conversation's questions, oldest first (follow-ups lean on them)

@@ -10,12 +10,14 @@ the Chatbot's sanitizer (kept on) is a second line of defence, not the first.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
 from qa.answer.terms import question_spellings, term_highlights
 from qa.schema import NOT_FOUND_VI, Answer, Document, Highlight, Passage
+from qa.web.confidence import BARS, TENTATIVE_PREFIX, ConfidenceLevel, confidence_level
 
 TITLE = "Hỏi đáp tài liệu"
 CARDS_OPEN = 1  # source cards shown expanded; the rest stay folded so the chat stays readable
@@ -42,18 +44,29 @@ mark.qa-answer mark.qa-term{color:#1f2937}
 .qa-badge{display:inline-block;font-size:.78em;font-weight:600;padding:0 6px;margin-left:4px;border-radius:8px;
  background:#fef3c7;color:#92400e;vertical-align:middle}
 .qa-resolved{font-size:.85em;opacity:.8;margin-bottom:4px}
-.qa-answer-box,.qa-abstain,.qa-error,.qa-resolved{scroll-margin-top:12px}
+.qa-answer-box,.qa-abstain,.qa-error,.qa-resolved,#qa-chat .message.user{scroll-margin-top:12px}
+#qa-chat .icon-button-wrapper.top-panel{display:none}
+footer:empty,footer:not(:has(a,button)){display:none}
 .qa-meta{font-size:.85em;opacity:.8}
 .qa-passage{white-space:pre-wrap;font-size:.92em;line-height:1.5;margin:4px 0}
 .qa-card .qa-passage{max-height:7.5em;overflow-y:auto}
 .qa-sources{font-size:.85em;font-weight:600;margin-top:8px;opacity:.8}
 #qa-status{font-size:.85em;opacity:.8}
+.qa-tentative{border-left-style:dashed;border-left-color:#a8a29e;background:rgba(231,229,228,.35)}
+.qa-tentative mark.qa-answer{background:#f5f5f4}
+.qa-tentative mark.qa-phrase{background:#e7e5e4}
+.qa-conf{margin-left:.6em;text-transform:none;letter-spacing:0;font-weight:500;cursor:help}
+.qa-bar{letter-spacing:1px;color:#d97706}
+.qa-conf-maybe .qa-bar{color:#78716c}
+.qa-h{font-weight:700}.qa-h1{font-size:1.15em}.qa-h2{font-size:1.07em}
 """
 
 
 # outermost first
 _WRAP = (("focus", '<span class="qa-focus">', "</span>"), ("answer", '<mark class="qa-answer">', "</mark>"),
          ("phrase", '<mark class="qa-phrase">', "</mark>"), ("term", '<mark class="qa-term">', "</mark>"))
+# a Markdown heading line: its `#` markers (hidden) and its text (shown as a heading)
+_MD_HEADING = re.compile(r"^[ \t]*(#{1,6})[ \t]+(\S[^\n]*?)[ \t#]*$", re.MULTILINE)
 
 
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -66,37 +79,90 @@ def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def markdown_headings(text: str) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """((start, end, level) of each Markdown heading's text, (start, end) of the markup to hide).
+
+    >>> markdown_headings("# Tesla\\n\\nÔng sinh năm 1856.\\n## Phần 1 ##")
+    ([(2, 7, 1), (31, 37, 2)], [(0, 2), (28, 31), (37, 40)])
+    """
+    heads, hidden = [], []
+    for m in _MD_HEADING.finditer(text):
+        heads.append((m.start(2), m.end(2), len(m.group(1))))
+        hidden.append((m.start(), m.start(2)))
+        if m.end(2) < m.end():
+            hidden.append((m.end(2), m.end()))
+    return heads, hidden
+
+
+def _cut(spans: list[tuple[int, int]], text: str, hidden: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` split at line breaks and with hidden markup removed (a term mark never spans two lines)."""
+    out = []
+    for s, e in spans:
+        pos = s
+        cuts = sorted([*(h for h in hidden if h[0] < e and h[1] > s),
+                       *((i, i + 1) for i in range(s, e) if text[i] == "\n")])
+        for a, b in cuts:
+            if a > pos and text[pos:a].strip():
+                out.append((pos, a))
+            pos = max(pos, b)
+        if e > pos and text[pos:e].strip():
+            out.append((pos, e))
+    return out
+
+
 def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
                    anchor: tuple[int, str] | None = None) -> str:
     """Escaped `text` (starting at document offset `base`) with <mark class="qa-answer|qa-phrase|qa-term"> spans.
 
     Labels nest focus > answer > phrase > term, so one answer sentence is one <mark> with the answer
-    phrase and the question's terms inside.
+    phrase and the question's terms inside. Markdown heading lines show as headings, without
+    their `#`; a term mark stops at a line break.
     `anchor=(offset, id)` drops an empty <a id> at that document offset, the scroll target of /doc.
+
+    >>> out = highlight_html("## Tesla\\nTesla", 0, [Highlight(3, 14, "term")])
+    >>> out.replace(' role="heading" aria-level="2"', "")
+    '<span class="qa-h qa-h2"><mark class="qa-term">Tesla</mark></span>\\n<mark class="qa-term">Tesla</mark>'
     """
+    heads, hidden = markdown_headings(text)
     by_label: dict[str, list[tuple[int, int]]] = {}
     for h in highlights:
         s, e = max(h.start - base, 0), min(h.end - base, len(text))
         if s < e:
             by_label.setdefault(h.label, []).append((s, e))
-    levels = [(_union(by_label.get(lab, [])), open_, close) for lab, open_, close in _WRAP]
+    # per level: spans, the opening tag of each, the closing tag
+    levels = [([(s, e) for s, e, _ in heads],
+               [f'<span class="qa-h qa-h{k}" role="heading" aria-level="{k}">' for _, _, k in heads], "</span>")]
+    for lab, open_, close in _WRAP:
+        spans = _union(by_label.get(lab, []))
+        if lab == "term":
+            spans = _cut(spans, text, hidden)
+        levels.append((spans, [open_] * len(spans), close))
     at = None if anchor is None else min(max(anchor[0] - base, 0), len(text))
     tag = "" if anchor is None else f'<a id="{html.escape(anchor[1])}" class="qa-anchor"></a>'
     placed = False
+
+    def shown(a: int, b: int) -> str:
+        out, pos = [], a
+        for s, e in hidden:
+            if s < b and e > pos:
+                out.append(html.escape(text[pos:max(s, pos)]))
+                pos = min(e, b)
+        out.append(html.escape(text[pos:b]))
+        return "".join(out)
 
     def leaf(a: int, b: int) -> str:
         nonlocal placed
         if at is not None and not placed and a <= at <= b:
             placed = True
-            return html.escape(text[a:at]) + tag + html.escape(text[at:b])
-        return html.escape(text[a:b])
+            return shown(a, at) + tag + shown(at, b)
+        return shown(a, b)
 
     def render(a: int, b: int, level: int) -> str:
         if level == len(levels):
             return leaf(a, b)
-        spans, open_, close = levels[level]
+        spans, opens, close = levels[level]
         out, pos = [], a
-        for s, e in spans:
+        for (s, e), open_ in zip(spans, opens, strict=True):
             s, e = max(s, a), min(e, b)
             if s >= e:
                 continue
@@ -114,11 +180,14 @@ def question_terms(text: str, question: str) -> list[Highlight]:
 
 
 def doc_href(doc: str, start: int, end: int, answer: tuple[int, int] | None = None,
-             question: str = "") -> str:
-    """Relative link to the /doc view, scrolled to [start, end) (works under any mount prefix)."""
+             question: str = "", phrase: tuple[int, int] | None = None) -> str:
+    """Relative link to the /doc view, scrolled to [start, end) (works under any mount prefix);
+    `answer` (the sentence) and `phrase` are marked there."""
     q: dict[str, Any] = {"doc": doc, "start": start, "end": end}
     if answer is not None:
         q["a_start"], q["a_end"] = answer
+    if phrase is not None:
+        q["p_start"], q["p_end"] = phrase
     if question:
         q["q"] = question[:300]
     return "doc?" + urlencode(q) + "#qa-focus"
@@ -137,7 +206,8 @@ def _card(i: int, p: Passage, ans: Answer, open_: bool) -> str:
     a = ans.answer
     inside = a is not None and a.doc == p.doc and a.start < p.end and a.end > p.start
     span = (a.start, a.end) if a is not None and inside else None
-    href = doc_href(p.doc, p.start, p.end, span, ans.resolved or ans.question)
+    phrase = (a.phrase.start, a.phrase.end) if a is not None and inside and a.phrase is not None else None
+    href = doc_href(p.doc, p.start, p.end, span, ans.resolved or ans.question, phrase)
     badge = '<span class="qa-badge">chứa câu trả lời</span>' if inside else ""
     head = (f'<span class="qa-card-title" title="{html.escape(p.title)}">[{i}] {html.escape(p.title)}</span>'
             f'{badge}<span class="qa-meta">{html.escape(p.doc)} · {position_vi(p.start, p.end)}</span>')
@@ -154,16 +224,19 @@ def answer_html(ans: Answer) -> str:
         parts.append(f'<div class="qa-resolved">Hiểu là: “{html.escape(ans.resolved)}”</div>')
     a = ans.answer
     if a is not None:
-        href = doc_href(a.doc, a.start, a.end, (a.start, a.end), ans.resolved or ans.question)
+        phrase = None if a.phrase is None else (a.phrase.start, a.phrase.end)
+        href = doc_href(a.doc, a.start, a.end, (a.start, a.end), ans.resolved or ans.question, phrase)
         marks = [Highlight(a.start, a.end, "answer")]
         if a.phrase is not None:
             marks.append(Highlight(a.phrase.start, a.phrase.end, "phrase"))
+        level = confidence_level(a.score, a.tentative)
+        box, label = ("qa-answer-box qa-tentative", TENTATIVE_PREFIX.strip()) if a.tentative else \
+            ("qa-answer-box", "Trả lời")
         parts.append(
-            '<div class="qa-answer-box"><div class="qa-label">Trả lời</div>'
+            f'<div class="{box}"><div class="qa-label">{label}{confidence_html(level)}</div>'
             f'<div class="qa-passage">{highlight_html(a.text, a.start, marks)}</div>'
             f'<div class="qa-cite">Nguồn: {html.escape(a.doc)} · {position_vi(a.start, a.end)} · '
-            f'độ tin cậy {a.score:.2f} · <a class="qa-open" href="{html.escape(href)}">'
-            "Xem trong tài liệu ↗</a>"
+            f'<a class="qa-open" href="{html.escape(href)}">Xem trong tài liệu ↗</a>'
             "</div></div>")
         heading = "Nguồn"
     else:
@@ -175,6 +248,17 @@ def answer_html(ans: Answer) -> str:
         parts.append(f'<div class="qa-sources">{heading}</div>')
         parts.extend(_card(i, p, ans, i <= CARDS_OPEN) for i, p in enumerate(ans.passages, 1))
     return "".join(parts)
+
+
+def confidence_html(level: ConfidenceLevel) -> str:
+    """The confidence word and bar (qa.web.confidence); the number only in the tooltip.
+
+    >>> confidence_html(confidence_level(0.9, False)).replace(' title="Xác suất đúng ước tính: 0.90"', "")
+    '<span class="qa-conf qa-conf-sure"><span class="qa-bar">●●●</span> chắc chắn</span>'
+    """
+    bar = "●" * level.bars + "○" * (BARS - level.bars)
+    return (f'<span class="qa-conf qa-conf-{level.key}" title="{html.escape(level.tooltip)}">'
+            f'<span class="qa-bar">{bar}</span> {html.escape(level.word)}</span>')
 
 
 def error_html(message_vi: str) -> str:
@@ -200,8 +284,10 @@ def status_html(status: dict[str, Any]) -> str:
 
 
 def document_page(doc: Document | None, start: int, end: int, answer: tuple[int, int] | None, question: str,
-                  underline: Callable[[str, int, str], list[Highlight]] | None = None) -> tuple[int, str]:
-    """(status, HTML) of the whole document: focus region tinted, answer and question terms marked.
+                  underline: Callable[[str, int, str], list[Highlight]] | None = None,
+                  phrase: tuple[int, int] | None = None) -> tuple[int, str]:
+    """(status, HTML) of the whole document: focus region tinted, answer sentence, its phrase and the
+    question terms marked.
 
     `underline(text, base, question)` marks the question's words (the service's rule: rare words
     only, as in the source cards); without it every content word of the question is marked.
@@ -213,6 +299,8 @@ def document_page(doc: Document | None, start: int, end: int, answer: tuple[int,
     marks = [Highlight(start, end, "focus")]
     if answer is not None:
         marks.append(Highlight(max(answer[0], 0), min(answer[1], n), "answer"))
+    if phrase is not None:
+        marks.append(Highlight(max(phrase[0], 0), min(phrase[1], n), "phrase"))
     marks.extend(underline(doc.text, 0, question) if underline is not None and question
                  else question_terms(doc.text, question))
     body = highlight_html(doc.text, 0, marks, anchor=(start, "qa-focus"))

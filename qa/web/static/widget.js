@@ -2,7 +2,8 @@
  *
  *   <script src="http://HOST:PORT/widget.js" defer></script>
  *
- * Optional attributes on the script tag: data-title="…", data-top-k="5", data-position="left".
+ * Optional attributes on the script tag: data-title="…", data-top-k="5" (1–50; outside that range
+ * it is clamped, with a console warning), data-position="left".
  * The widget lives in a shadow root (the host page's CSS cannot reach it) and calls POST /api/ask
  * on the origin it was loaded from. Server and user text is only ever inserted as text nodes.
  */
@@ -14,7 +15,10 @@
 
   var ORIGIN = new URL(script.src, document.baseURI).origin;
   var TITLE = script.getAttribute("data-title") || "Hỏi đáp tài liệu";
-  var TOP_K = parseInt(script.getAttribute("data-top-k") || "5", 10) || 5;
+  // the server writes its settings here when it serves this file (qa.web.app): the confidence cut
+  // points (qa.web.confidence) and the allowed top_k range
+  var CONFIG = /*QA_CONFIG*/null || { confidence: null, top_k: [1, 50] };
+  var TOP_K = topK(script.getAttribute("data-top-k"), CONFIG.top_k[0], CONFIG.top_k[1]);
   var LEFT = script.getAttribute("data-position") === "left";
   var NOT_FOUND = "Không tìm thấy thông tin này trong tài liệu.";
   var MAX_TURNS = 8;  // previous questions sent along, so "còn … thì sao?" follows the conversation
@@ -50,6 +54,11 @@
     "mark.phrase{background:#fbbf24;color:#1f2937;font-weight:600;padding:0 2px;border-radius:3px}",
     "mark.term{background:transparent;color:inherit;font-weight:600;text-decoration:underline 2px #0284c7}",
     ".cite{font-size:12px;color:#4b5563;margin-top:4px}",
+    ".tentative{border-left-style:dashed;border-left-color:#a8a29e;background:#fafaf9}",
+    ".tentative mark.answer{background:#f5f5f4}.tentative mark.phrase{background:#e7e5e4}",
+    ".conf{margin-left:8px;text-transform:none;letter-spacing:0;font-weight:500;cursor:help}",
+    ".bar{letter-spacing:1px;color:#d97706}.conf-maybe .bar{color:#78716c}",
+    ".h{font-weight:700}.h1{font-size:15px}",
     ".cite a,.card a{color:#0369a1}",
     ".srclabel{font-size:12px;font-weight:600;color:#4b5563;margin-top:8px}",
     ".card{border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px;margin-top:4px;background:#fff}",
@@ -68,6 +77,18 @@
     ".foot a{color:#6b7280}"
   ].join("\n");
 
+  /* data-top-k as a number in [lo, hi]: a value outside is clamped and one warning names the attribute,
+     so the page author learns of it while visitors' questions still work */
+  function topK(raw, lo, hi) {
+    if (raw == null || raw === "") return Math.min(Math.max(5, lo), hi);
+    var n = parseInt(raw, 10), k = isNaN(n) ? 5 : Math.min(Math.max(n, lo), hi);
+    if (String(n) !== String(raw).trim() || k !== n) {
+      console.warn("[Hỏi đáp tài liệu] widget.js: data-top-k=\"" + raw + "\" is outside " + lo + "–" + hi +
+                   " (or not a whole number); using " + k + ".");
+    }
+    return k;
+  }
+
   function el(tag, cls, text) {
     var n = document.createElement(tag);
     if (cls) n.className = cls;
@@ -83,6 +104,10 @@
     if (ans) {
       u.searchParams.set("a_start", String(ans.start));
       u.searchParams.set("a_end", String(ans.end));
+      if (ans.phrase) {
+        u.searchParams.set("p_start", String(ans.phrase.start));
+        u.searchParams.set("p_end", String(ans.phrase.end));
+      }
     }
     if (question) u.searchParams.set("q", question.slice(0, 300));
     u.hash = "qa-focus";
@@ -93,24 +118,66 @@
     return a;
   }
 
-  /* passage text as DOM: one <mark class="answer"> per answer span with the <mark class="phrase"> and
-     <mark class="term"> inside; highlight offsets are document offsets, `base` is the text's start */
+  /* Markdown heading lines of `text`: [start, end, level] of each heading's text, and [start, end] of
+     the markup (`#`s) that is not shown (the same rule as qa.web.pages.markdown_headings) */
+  function headings(text) {
+    var heads = [], hidden = [], re = /^[ \t]*(#{1,6})[ \t]+(\S[^\n]*?)[ \t#]*$/gm, m;
+    while ((m = re.exec(text)) !== null) {
+      var s = m.index + m[0].indexOf(m[2], m[1].length), e = s + m[2].length;
+      heads.push([s, e, m[1].length]);
+      hidden.push([m.index, s]);
+      if (e < m.index + m[0].length) hidden.push([e, m.index + m[0].length]);
+    }
+    return { heads: heads, hidden: hidden };
+  }
+
+  /* spans split at line breaks and hidden markup, so a term mark never runs across two lines */
+  function cut(spans, text, hidden) {
+    var out = [];
+    spans.forEach(function (sp) {
+      var cuts = hidden.filter(function (h) { return h[0] < sp[1] && h[1] > sp[0]; });
+      for (var i = sp[0]; i < sp[1]; i++) if (text[i] === "\n") cuts.push([i, i + 1]);
+      cuts.sort(function (x, y) { return x[0] - y[0]; });
+      var pos = sp[0];
+      cuts.concat([[sp[1], sp[1]]]).forEach(function (c) {
+        if (c[0] > pos && text.slice(pos, c[0]).trim()) out.push([pos, c[0]]);
+        pos = Math.max(pos, c[1]);
+      });
+    });
+    return out;
+  }
+
+  /* passage text as DOM: headings as bold lines without their `#`, one <mark class="answer"> per answer
+     span with the <mark class="phrase"> and <mark class="term"> inside; highlight offsets are document
+     offsets, `base` is the text's start */
   function highlighted(text, base, highlights) {
-    var levels = ["answer", "phrase", "term"].map(function (label) {
+    var md = headings(text);
+    var levels = [{ tag: "span", label: "h", spans: md.heads }].concat(["answer", "phrase", "term"].map(function (label) {
       var spans = (highlights || []).filter(function (h) { return h.label === label; }).map(function (h) {
         return [Math.max(h.start - base, 0), Math.min(h.end - base, text.length)];
       }).filter(function (sp) { return sp[0] < sp[1]; }).sort(function (x, y) { return x[0] - y[0]; });
-      return { label: label, spans: spans };
-    });
+      return { tag: "mark", label: label, spans: label === "term" ? cut(spans, text, md.hidden) : spans };
+    }));
+    function shown(parent, a, b) {
+      var pos = a;
+      md.hidden.forEach(function (h) {
+        if (h[0] < b && h[1] > pos) {
+          if (h[0] > pos) parent.appendChild(document.createTextNode(text.slice(pos, h[0])));
+          pos = Math.min(h[1], b);
+        }
+      });
+      if (b > pos) parent.appendChild(document.createTextNode(text.slice(pos, b)));
+    }
     function render(parent, a, b, level) {
       if (a >= b) return;
-      if (level === levels.length) { parent.appendChild(document.createTextNode(text.slice(a, b))); return; }
-      var pos = a;
-      levels[level].spans.forEach(function (sp) {
+      if (level === levels.length) { shown(parent, a, b); return; }
+      var pos = a, lv = levels[level];
+      lv.spans.forEach(function (sp) {
         var s = Math.max(sp[0], a, pos), e = Math.min(sp[1], b);
         if (s >= e) return;
         render(parent, pos, s, level + 1);
-        var m = el("mark", levels[level].label);
+        var m = el(lv.tag, lv.label === "h" ? "h h" + sp[2] : lv.label);
+        if (lv.label === "h") { m.setAttribute("role", "heading"); m.setAttribute("aria-level", String(sp[2])); }
         render(m, s, e, level + 1);
         parent.appendChild(m);
         pos = e;
@@ -122,6 +189,20 @@
     return frag;
   }
 
+  /* the confidence word and bar (cut points from qa.web.confidence); the number only in the tooltip */
+  function confidence(ans) {
+    var c = CONFIG.confidence;
+    if (!c) return null;
+    var p = Math.min(Math.max(Number(ans.score) || 0, 0), 1);
+    var key = ans.tentative ? "maybe" : p >= c.sure ? "sure" : "likely";
+    var bars = key === "sure" ? c.bars : key === "likely" ? c.bars - 1 : 1;
+    var span = el("span", "conf conf-" + key);
+    span.title = "Xác suất đúng ước tính: " + p.toFixed(2);
+    span.appendChild(el("span", "bar", new Array(bars + 1).join("●") + new Array(c.bars - bars + 1).join("○")));
+    span.appendChild(document.createTextNode(" " + c.words[key]));
+    return span;
+  }
+
   function pos(s, e) { return "ký tự " + s + "–" + e; }
 
   function renderAnswer(box, data) {
@@ -129,8 +210,12 @@
     var ans = data.answer, q = data.resolved_question || data.question;
     if (data.resolved_question) box.appendChild(el("div", "resolved", "Hiểu là: “" + data.resolved_question + "”"));
     if (ans) {
-      var top = el("div", "answer-box");
-      top.appendChild(el("div", "label", "Trả lời"));
+      var top = el("div", ans.tentative ? "answer-box tentative" : "answer-box");
+      var label = el("div", "label", ans.tentative ? (CONFIG.confidence ? CONFIG.confidence.prefix.trim() : "Có thể:")
+                                                   : "Trả lời");
+      var conf = confidence(ans);
+      if (conf) label.appendChild(conf);
+      top.appendChild(label);
       var p = el("div");
       var marks = [{ start: ans.start, end: ans.end, label: "answer" }];
       if (ans.phrase) marks.push({ start: ans.phrase.start, end: ans.phrase.end, label: "phrase" });

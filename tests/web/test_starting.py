@@ -1,0 +1,99 @@
+"""The starting page (qa.web.starting): up before the service, says so, questions wait or get 503, then the app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from qa.web.starting import STARTING_VI, Starting
+
+
+def _real_app(events: list[str]) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        events.append("started")
+        yield
+        events.append("stopped")
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/")
+    async def root() -> dict[str, str]:
+        return {"page": "chat"}
+
+    @app.post("/api/ask")
+    async def ask() -> dict[str, str]:
+        return {"answer": "yes"}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def test_the_page_says_it_is_starting_then_serves_the_app() -> None:
+    events: list[str] = []
+    go = threading.Event()
+    starting = Starting(wait_s=0.2)
+
+    def build(progress: Starting) -> FastAPI:
+        progress.log("Loading embedding model default…")
+        with progress.bar(True, "Converting the embedded model (first start only)", "steps") as cb:
+            cb(3, 10)
+            go.wait(30)
+        return _real_app(events)
+
+    with TestClient(starting) as c:
+        threading.Thread(target=starting.load, args=(build,), daemon=True).start()
+        page = c.get("/")
+        assert page.status_code == 200 and "đang khởi động" in page.text
+        health = c.get("/healthz")
+        assert health.status_code == 503 and health.json()["status"] == "starting"
+        assert health.json()["step"] == "Đang chuyển đổi mô hình (chỉ lần đầu)…"
+        assert (health.json()["done"], health.json()["total"]) == (3, 10)
+        r = c.post("/api/ask", json={"question": "Ai?"})  # waits wait_s, then a clear Vietnamese 503
+        assert r.status_code == 503 and r.json()["message_vi"] == STARTING_VI and r.headers["retry-after"] == "2"
+        go.set()
+        for _ in range(300):
+            if starting.app is not None:
+                break
+            threading.Event().wait(0.05)
+        assert c.get("/").json() == {"page": "chat"}
+        assert c.post("/api/ask", json={"question": "Ai?"}).json() == {"answer": "yes"}
+        assert events == ["started"]  # the real app's lifespan ran (its index watcher starts there)
+        assert "Converting the embedded model (first start only)" in starting.timings
+    assert events == ["started", "stopped"]
+
+
+def test_a_question_asked_while_starting_waits_for_the_service() -> None:
+    starting = Starting(wait_s=30)
+    go = threading.Event()
+
+    def build(progress: Starting) -> FastAPI:
+        go.wait(30)
+        return _real_app([])
+
+    with TestClient(starting) as c:
+        threading.Thread(target=starting.load, args=(build,), daemon=True).start()
+        threading.Timer(0.3, go.set).start()
+        assert c.post("/api/ask", json={"question": "Ai?"}).json() == {"answer": "yes"}
+
+
+def test_a_failed_start_is_said() -> None:
+    starting = Starting(wait_s=5)
+    failures: list[BaseException] = []
+
+    def build(progress: Starting) -> FastAPI:
+        raise RuntimeError("no model")
+
+    with TestClient(starting) as c:
+        starting.load(build, failures.append)
+        assert [str(e) for e in failures] == ["no model"]
+        assert c.get("/healthz").json()["status"] == "failed"
+        r = c.post("/api/ask", json={"question": "Ai?"})
+        assert r.status_code == 503 and "không khởi động được" in r.json()["message_vi"]
