@@ -7,7 +7,8 @@ right nor wrong) and every other candidate 0; candidates outside the training pa
 dropped, so no held-out paragraph is seen. A seeded share of the questions is added again typed
 without diacritics and lower-cased (how users type). The model is linear, fitted with a listwise
 softmax loss (the gold chunk's probability among its group) by L-BFGS, L2-regularized toward the
-hand fusion: the score is `blend · hand_z + w · x`, so with w = 0 it ranks as today.
+hand fusion: the score is `blend · hand_z + w · x`, so with w = 0 it ranks as today. The questions
+of a fixed fifth of the paragraphs (`qa.eval.data.heldout`) are kept out of the fit and measure it.
 
 >>> x = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])   # feature 0 marks the gold row
 >>> g = [Group(x[:2], np.array([False, True]), np.zeros(2)), Group(x[2:], np.array([False, True]), np.zeros(2))]
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from qa.eval.data import EvalItem, paragraph_key
+from qa.eval.data import EvalItem, heldout, paragraph_key
 from qa.index.store import IndexData
 from qa.lang.text import fold
 from qa.model.encoder import Encoder
@@ -43,6 +44,7 @@ class Group:
     x: np.ndarray
     y: np.ndarray
     hand: np.ndarray
+    held: bool = False  # the question's paragraph is in the validation fifth (qa.eval.data.heldout)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def collect(retriever: Retriever, items: Sequence[EvalItem], top_k: int, allowed
         y = np.array([int(i) in gold for i in found.ids[rows]], dtype=bool)
         if not y.any() or y.all():
             continue
-        groups.append(Group(retriever.features(q, found, fused, rows), y, Pool.of(fused[rows]).z()))
+        groups.append(Group(retriever.features(q, found, fused, rows), y, Pool.of(fused[rows]).z(),
+                            heldout(it.context or "")))
         if log and (n + 1) % 2000 == 0:
             log(f"  features: {n + 1}/{len(items)} questions")
     return groups
@@ -166,15 +169,19 @@ def train(index: IndexData, encoder: Encoder, items: Sequence[EvalItem], options
     groups = collect(retriever, asked, options.top_k, allowed_docs, log)
     if not groups:
         raise ValueError("no training question has its gold chunk among the candidates")
-    mean, scale = standardization(groups)
-    std = [Group((g.x - mean) / scale, g.y, g.hand) for g in groups]
+    fit_on = [g for g in groups if not g.held] or groups
+    val = [g for g in groups if g.held]
+    mean, scale = standardization(fit_on)
+    std = [replace(g, x=(g.x - mean) / scale) for g in fit_on]
     w = fit_listwise(std, options.l2, options.blend)
-    hand = top1(std, np.zeros_like(w), options.blend)
-    learned = top1(std, w, options.blend)
-    if log:
-        log(f"training groups {len(groups)}: top-1 among the candidates hand {hand:.3f} -> learned {learned:.3f}")
-    meta = {"recipe": {**options.__dict__}, "groups": len(groups), "questions": len(asked),
-            "train_top1": {"hand": round(hand, 4), "learned": round(learned, 4)}}
+    meta: dict[str, object] = {"recipe": {**options.__dict__}, "groups": len(fit_on), "questions": len(asked)}
+    for name, part in (("fit", std), ("validation", [replace(g, x=(g.x - mean) / scale) for g in val])):
+        if part:
+            hand, learned = top1(part, np.zeros_like(w), options.blend), top1(part, w, options.blend)
+            meta[f"{name}_top1"] = {"groups": len(part), "hand": round(hand, 4), "learned": round(learned, 4)}
+            if log:
+                log(f"{name}: {len(part)} questions, top-1 among the candidates "
+                    f"hand {hand:.3f} -> learned {learned:.3f}")
     return RankModel(FEATURES, mean, scale, w, top_k=options.top_k, blend=options.blend, meta=meta)
 
 
