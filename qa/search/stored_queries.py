@@ -46,9 +46,10 @@ class StoredQueries:
         self.added = 0
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        new = [t for t in dict.fromkeys(texts) if t not in self.table]
-        for i in range(0, len(new), 256):
-            part = new[i : i + 256]
+        # by length, so a batch pads little
+        new = sorted((t for t in dict.fromkeys(texts) if t not in self.table), key=len)
+        for i in range(0, len(new), 64):
+            part = new[i : i + 64]
             self.table.update(zip(part, self.encoder.encode_queries(part), strict=True))
             self.added += len(part)
         if not texts:
