@@ -53,7 +53,7 @@ MODES = ("dense", "lexical", "fused", "learned")
 def orders(retriever: Retriever, items: list[EvalItem], ranker: RankModel | None) -> dict[str, list[np.ndarray]]:
     """Per mode, each question's candidate chunk ids, best first."""
     out: dict[str, list[np.ndarray]] = defaultdict(list)
-    for q in retriever.prepare.many([it.question for it in items]):
+    for q in retriever.prepare.many([it.question for it in items], batch=4096):
         found, dense, fused = retriever.fuse(q)
         ids = found.ids
         out["dense"].append(ids[np.argsort(-dense, kind="stable")])

@@ -102,7 +102,7 @@ def collect(retriever: Retriever, items: Sequence[EvalItem], top_k: int, allowed
     """One group per question whose gold chunk is among the hand fusion's top `top_k` (others teach nothing)."""
     index = retriever.index
     by_doc = paragraph_chunks(index)
-    queries = retriever.prepare.many([it.question for it in items])
+    queries = retriever.prepare.many([it.question for it in items], batch=4096)  # StoredQueries sorts by length
     groups: list[Group] = []
     for n, (it, q) in enumerate(zip(items, queries, strict=True)):
         doc, gold = gold_chunks(index, by_doc, it)
