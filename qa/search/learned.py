@@ -79,10 +79,10 @@ class RankModel:
             if d.get("format") != FORMAT:
                 raise ValueError(f"format {d.get('format')!r}, expected {FORMAT}")
             names = tuple(str(n) for n in d["features"])
-            arrays = [np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
-            if any(a.shape != (len(names),) for a in arrays) or np.any(arrays[1] <= 0):
+            mean, scale, weights = (np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "weights"))
+            if any(a.shape != (len(names),) for a in (mean, scale, weights)) or np.any(scale <= 0):
                 raise ValueError("mean, scale and weights must have one value per feature, scale > 0")
-            return cls(names, *arrays, top_k=int(d["top_k"]), blend=float(d.get("blend", 0.0)),
+            return cls(names, mean, scale, weights, top_k=int(d["top_k"]), blend=float(d.get("blend", 0.0)),
                        meta=dict(d.get("meta", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"the ranking model is malformed ({e}); retrain it with `qa rank train`") from e
