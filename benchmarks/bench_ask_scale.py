@@ -13,7 +13,9 @@ model's forward replaced by that lookup, so a 100 k-chunk index builds in minute
 Questions: `--questions` distinct questions of the held-out paragraphs, never asked before in the
 process (the question-embedding cache is cleared per size). For each question, in one process and
 interleaved: `bare` = sentence-transformers `encode_query(q)`; `ask` = `QAService.ask(q)` without the
-span reader; `ask+reader` = with it. p50/p95 and the ratios to bare; RSS next to vectors + model +
+span reader; `ask+learned` = the same with the learned ranking (QA_RANKING=learned, `--ranker`);
+`rank step` = that ranking alone on the question's candidates, every chunk's terms computed afresh
+(the worst case); `ask+reader` = with the reader. p50/p95 and the ratios to bare; RSS next to vectors + model +
 lexical index sizes. Each size runs in its own process (clean RSS).
 """
 
@@ -39,6 +41,8 @@ from qa.config import Settings  # noqa: E402
 from qa.eval.data import load_qa_file, select  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
 from qa.index.store import load_index  # noqa: E402
+from qa.search.features import TermCache  # noqa: E402
+from qa.search.learned import RankingSettings  # noqa: E402
 
 NOISE = 0.25  # norm of the noise added to a copy's unit vectors: cosine ≈ 1 / sqrt(1 + 0.25²) ≈ 0.97
 
@@ -137,7 +141,10 @@ def worker(args: argparse.Namespace, size: int) -> dict[str, object]:
     from qa.model.query import fast_query_encoder
 
     fast = fast_query_encoder(model)
-    plain = QAService(data, model, replace(settings, batch_wait_ms=0), query_encoder=fast)
+    hand = RankingSettings("hand")
+    plain = QAService(data, model, replace(settings, batch_wait_ms=0, ranking=hand), query_encoder=fast)
+    ranking = RankingSettings("learned", Path(args.ranker) if args.ranker else None)
+    ranked = QAService(data, model, replace(settings, batch_wait_ms=0, ranking=ranking), query_encoder=fast)
     full = QAService(data, model, replace(settings, batch_wait_ms=0), query_encoder=fast, reader=choice.reader,
                      decision=choice.decision)
     qs = questions(args.data, args.questions)
@@ -148,15 +155,25 @@ def worker(args: argparse.Namespace, size: int) -> dict[str, object]:
     for q in warm:  # warm shapes and caches with other questions
         bare(q)
         plain.ask(q)
+        ranked.ask(q)
         full.ask(q)
-    t: dict[str, list[float]] = {"bare": [], "ask": [], "ask+reader": []}
+    t: dict[str, list[float]] = {"bare": [], "ask": [], "ask+learned": [], "rank": [], "ask+reader": []}
+    learned = ranked.answerer.retriever
+    assert learned.ranker is not None
     for q in qs:
-        for name, fn in (("bare", bare), ("ask", plain.ask), ("ask+reader", full.ask)):
-            for s in (plain, full):
+        for name, fn in (("bare", bare), ("ask", plain.ask), ("ask+learned", ranked.ask), ("ask+reader", full.ask)):
+            for s in (plain, ranked, full):
                 s.answerer.retriever.prepare.embed.clear()
             a = time.perf_counter()
             fn(q)
             t[name].append(time.perf_counter() - a)
+        # the learned ranking's own step, its chunk term cache emptied first (every candidate cold: the worst case)
+        prepared = learned.prepare(q)
+        found, _, fused = learned.fuse(prepared)
+        learned.terms = TermCache(data.chunks)
+        a = time.perf_counter()
+        learned.rerank(prepared, found, fused, learned.ranker)
+        t["rank"].append(time.perf_counter() - a)
     vec_mb = (data.chunk_vectors.nbytes + data.sentence_vectors.nbytes) / 2**20
     return {"chunks": len(data.chunks), "sentences": int(data.sentence_vectors.shape[0]),
             "dense": data.manifest.dense_kind, "questions": len(qs),
@@ -173,6 +190,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/qa-scale")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--ranker", help="the learned ranking's folder (default: the shipped model)")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -182,16 +200,18 @@ def main() -> None:
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--worker", str(n), "--data", *args.data, "--base-index", args.base_index,
                "--work", args.work, "--questions", str(args.questions)]
+        cmd += ["--ranker", args.ranker] if args.ranker else []
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         sys.stderr.write(out.stderr[-2000:])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print("| chunks | sentences | dense | bare p50/p95 | ask p50/p95 (ratio) | ask+reader p50/p95 | RSS MB "
-          "(model + index) | vectors MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| chunks | sentences | dense | bare p50/p95 | ask p50/p95 (ratio) | ask+learned p50/p95 | "
+          "rank step p50/p95 | ask+reader p50/p95 | RSS MB (model + index) | vectors MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['chunks']:,} | {r['sentences']:,} | {r['dense']} | {r['bare_p50']} / {r['bare_p95']} ms | "
               f"{r['ask_p50']} / {r['ask_p95']} ms ({r['ask_p50'] / r['bare_p50']:.2f}x / "
-              f"{r['ask_p95'] / r['bare_p95']:.2f}x) | {r['ask+reader_p50']} / {r['ask+reader_p95']} ms | "
+              f"{r['ask_p95'] / r['bare_p95']:.2f}x) | {r['ask+learned_p50']} / {r['ask+learned_p95']} ms | "
+              f"{r['rank_p50']} / {r['rank_p95']} ms | {r['ask+reader_p50']} / {r['ask+reader_p95']} ms | "
               f"{r['rss_mb']} ({r['model_mb']} + {r['index_mb']}) | {r['vectors_mb']} |")
 
 

@@ -26,6 +26,7 @@ from qa.index.engines.dense import DenseKind
 from qa.index.engines.registry import parse_backend
 from qa.index.vectors import EncodeMode
 from qa.model.encoder import ModelOptions
+from qa.search.learned import RANKINGS, RankingSettings
 from qa.web.security import DEFAULT_ORIGINS, parse_origins
 
 AutoBuild = Literal["never", "missing", "stale"]  # what a start does with a missing or stale index
@@ -62,6 +63,7 @@ class Settings:
     model: ModelOptions = field(default_factory=ModelOptions)
     build: BuildOptions = field(default_factory=BuildOptions)
     web: WebSettings = field(default_factory=WebSettings)
+    ranking: RankingSettings = field(default_factory=RankingSettings)
     force_color: bool = False  # FORCE_COLOR: colour terminal output even when not a TTY
 
     @classmethod
@@ -70,6 +72,7 @@ class Settings:
         e = _Env(os.environ if env is None else env)
         d, m, b, w = cls(), ModelOptions(), BuildOptions(), WebSettings()
         cache = e.text("QA_MODEL_CACHE", "")
+        ranker = e.text("QA_RANKER", "")
         return cls(
             docs_dir=Path(e.text("QA_DOCS_DIR", str(d.docs_dir))),
             index_dir=Path(e.text("QA_INDEX_DIR", str(d.index_dir))),
@@ -116,6 +119,8 @@ class Settings:
                 admin_token=_admin_token(e.env.get("QA_ADMIN_TOKEN", "")),
                 admin_max_upload_mb=e.number("QA_ADMIN_MAX_UPLOAD_MB", w.admin_max_upload_mb, low=1, high=1024),
             ),
+            ranking=RankingSettings(ranking=e.choice("QA_RANKING", RankingSettings().ranking, RANKINGS),
+                                    folder=Path(ranker).expanduser() if ranker else None),
             force_color=bool(e.text("FORCE_COLOR", "")),
         )
 

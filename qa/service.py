@@ -29,6 +29,7 @@ from qa.schema import Answer, Document, Highlight
 from qa.search.followup import resolve
 from qa.search.hybrid import Retriever
 from qa.search.inputs import MAX_HISTORY_ITEMS, clean_question
+from qa.search.learned import ranker_for
 
 if TYPE_CHECKING:
     from qa.answer.decide import Decision
@@ -90,6 +91,7 @@ class QAService:
             self.query_encoder = BatchingEncoder(self.query_encoder, settings.batch_wait_ms / 1000,
                                                  settings.batch_max, gate=self._arrivals)
         self.reader, self.decision = reader, decision
+        self.ranker = ranker_for(settings.ranking)  # QA_RANKING=learned: the learned re-ranking (hash-checked)
         # what answers, shown by /healthz: the reader, or the sentence rules and why
         self.answering = answering or ("reader" if reader is not None else "sentence rules")
         self.reloads = 0
@@ -98,7 +100,8 @@ class QAService:
         self._snap = self._snapshot(data, signature)
 
     def _snapshot(self, data: IndexData, signature: str) -> Snapshot:
-        answerer = Answerer(data, Retriever(data, self.query_encoder), reader=self.reader, decision=self.decision)
+        retriever = Retriever(data, self.query_encoder, ranker=self.ranker)
+        answerer = Answerer(data, retriever, reader=self.reader, decision=self.decision)
         return Snapshot(data, answerer, signature, _now())
 
     @property

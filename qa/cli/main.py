@@ -352,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qa.cli.reader import add_parser
 
     add_parser(sub)
+    from qa.cli.rank import add_parser as add_rank_parser
+
+    add_rank_parser(sub)
     return p
 
 

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.index.engines.base import RowSearch, SearchRequest
+from qa.index.engines.base import Candidates, RowSearch, SearchRequest
 from qa.index.engines.inprocess import InProcessBackend
 from qa.index.engines.sparse import LexicalQuery
 from qa.index.store import IndexData
 from qa.model.encoder import Encoder
 from qa.schema import Hit
+from qa.search.features import QuestionTerms, TermCache, candidate_features
+from qa.search.learned import RankModel
 from qa.search.query import Query, QueryPreparer
 
 
@@ -69,33 +71,69 @@ def _z(x: np.ndarray) -> np.ndarray:
 class Retriever:
     """Searches one loaded index through its backend; safe to share between threads (read-only after init)."""
 
-    def __init__(self, index: IndexData, encoder: Encoder, params: FusionParams | None = None) -> None:
+    def __init__(self, index: IndexData, encoder: Encoder, params: FusionParams | None = None,
+                 ranker: RankModel | None = None) -> None:
         self.index = index
         self.params = params or FusionParams()
         self.prepare = QueryPreparer(index, encoder)
         self.backend: RowSearch = index.backend if index.backend is not None else InProcessBackend(index)
+        self.ranker = ranker  # None: the hand fusion's order; else its top candidates re-ranked (qa.search.learned)
+        self.terms = TermCache(index.chunks)
+        self._idf: dict[str, float] | None = None
 
-    def search(self, question: str, k: int = 5, query: Query | None = None) -> SearchResult:
-        """Top-k chunks by fused score."""
-        t0 = time.perf_counter()
-        q = query or self.prepare(question)
-        t1 = time.perf_counter()
+    @property
+    def idf(self) -> dict[str, float]:
+        """IDF of every folded syllable of the index (computed on first use)."""
+        if self._idf is None:
+            self._idf = self.index.terms.idf()
+        return self._idf
+
+    def features(self, q: Query, found: Candidates, fused: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The learned ranking's features (qa.search.features) of the candidates at `rows`."""
+        sent = found.best_sentence if found.best_sentence is not None else found.dense
+        return candidate_features(rows, hand=fused, chunk_cos=found.dense, sent_cos=sent, lexical=found.lexical,
+                                  chunk_terms=[self.terms[int(i)] for i in found.ids[rows]],
+                                  question=QuestionTerms.of(q.restored, q.expanded), idf=self.idf,
+                                  accent_ratio=q.accent_ratio)
+
+    def rerank(self, q: Query, found: Candidates, fused: np.ndarray, ranker: RankModel) -> np.ndarray:
+        """Candidate positions, best first: the hand fusion's top `ranker.top_k` re-scored by the model
+        (blended with the hand z-score), then the others in hand order."""
+        order = np.argsort(-fused, kind="stable")
+        top = order[: ranker.top_k]
+        learned = ranker.score(self.features(q, found, fused, top)) + ranker.blend * _z(fused[top])
+        return np.concatenate([top[np.argsort(-learned, kind="stable")], order[ranker.top_k:]])
+
+    def fuse(self, q: Query) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """The backend's candidates for a prepared question, their dense score (chunk cosine mixed with the
+        best sentence's) and their hand-fused score."""
         p = self.params
         # accented field on the restored question + folded field, weighted by missing diacritics
         w_f = p.folded_weight * q.accent_ratio + (1.0 - q.accent_ratio)
         found = self.backend.search(SearchRequest(q.vectors, LexicalQuery(q.restored, q.expanded, w_f), p.candidates,
                                                   p.exact_below, sentences=p.sentence_weight > 0))
-        cand = found.ids
-        if cand.size == 0:
-            return SearchResult(q, [], {}, {"embed": t1 - t0})
         dense = found.dense
-        per_chunk: dict[int, np.ndarray] = dict(found.sentence_cos or {})
         if p.sentence_weight > 0 and found.best_sentence is not None:
             # a chunk is as relevant as its best sentence too: facts sit in one sentence of a long chunk
             dense = (1 - p.sentence_weight) * dense + p.sentence_weight * found.best_sentence
+        return found, dense, p.dense_weight * _z(dense) + p.lexical_weight * _z(found.lexical)
+
+    def search(self, question: str, k: int = 5, query: Query | None = None) -> SearchResult:
+        """Top-k chunks by fused score (re-ranked by the learned model when there is one)."""
+        t0 = time.perf_counter()
+        q = query or self.prepare(question)
+        t1 = time.perf_counter()
+        found, dense, fused = self.fuse(q)
+        cand = found.ids
+        if cand.size == 0:
+            return SearchResult(q, [], {}, {"embed": t1 - t0})
+        per_chunk: dict[int, np.ndarray] = dict(found.sentence_cos or {})
         lex = found.lexical
-        fused = p.dense_weight * _z(dense) + p.lexical_weight * _z(lex)
-        order = np.argsort(-fused, kind="stable")[:k]
+        ranker = self.ranker
+        if ranker is not None and cand.size > 1:
+            order = self.rerank(q, found, fused, ranker)[:k]
+        else:
+            order = np.argsort(-fused, kind="stable")[:k]
         hits = [Hit(int(cand[i]), float(fused[i]), float(dense[i]), float(lex[i])) for i in order]
         missing = np.array([h.chunk_id for h in hits if h.chunk_id not in per_chunk], dtype=np.int64)
         if missing.size:  # the sentence cosines the answerer needs, for the hits only

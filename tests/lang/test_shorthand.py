@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.index.lexical import CorpusTerms, LexicalIndex
-from qa.index.sparse import TermVocabulary
+from qa.index.engines.lexical import CorpusTerms, LexicalIndex
+from qa.index.engines.sparse import TermVocabulary
 from qa.lang.shorthand import AMBIGUOUS, COMMON, expand
 
 HANOI = ["Hà Nội là thủ đô của Việt Nam.", "Dân số Hà Nội khoảng 8,5 triệu người.",

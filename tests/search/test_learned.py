@@ -1,0 +1,99 @@
+"""The learned ranking's model file: round trip, hash check, the shipped weights, and the retriever's use."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.errors import ConfigError, ModelError
+from qa.index.build import build_index
+from qa.index.store import load_index
+from qa.search.features import FEATURES
+from qa.search.hybrid import Retriever
+from qa.search.learned import DIGEST, WEIGHTS, RankingSettings, RankModel, load_ranker, ranker_for, save_ranker
+from tests.conftest import FakeEncoder
+
+N = len(FEATURES)
+
+
+def model(weights: dict[str, float] | None = None, blend: float = 1.0) -> RankModel:
+    w = np.array([(weights or {}).get(f, 0.0) for f in FEATURES])
+    return RankModel(FEATURES, np.zeros(N), np.ones(N), w, top_k=10, blend=blend, meta={"note": "test"})
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    m = model({"cov_title": 2.0})
+    save_ranker(m, tmp_path)
+    assert load_ranker(tmp_path) == m
+    assert load_ranker(tmp_path).meta == {"note": "test"}
+
+
+def test_a_changed_file_is_refused(tmp_path: Path) -> None:
+    save_ranker(model(), tmp_path)
+    d = json.loads((tmp_path / WEIGHTS).read_text("utf-8"))
+    d["weights"][0] = 5.0
+    (tmp_path / WEIGHTS).write_text(json.dumps(d), "utf-8")
+    with pytest.raises(ModelError, match="sha256"):
+        load_ranker(tmp_path)
+
+
+def test_missing_malformed_or_other_features_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no ranking model"):
+        load_ranker(tmp_path)
+    other = RankModel(("a", "b"), np.zeros(2), np.ones(2), np.zeros(2))
+    save_ranker(other, tmp_path)
+    with pytest.raises(ModelError, match="retrain"):
+        load_ranker(tmp_path)
+    with pytest.raises(ModelError, match="malformed"):
+        RankModel.from_dict({"format": 1, "features": ["a"], "mean": [0], "scale": [0], "weights": [1], "top_k": 3})
+
+
+def test_the_shipped_weights_load_hash_checked() -> None:
+    m = load_ranker()
+    assert m.features == FEATURES and m.top_k > 1 and np.isfinite(m.weights).all()
+    shipped = Path(__file__).resolve().parents[2] / "qa" / "search" / "weights"
+    assert (shipped / DIGEST).is_file() and (shipped / "MODEL_CARD.md").is_file()
+    assert ranker_for(RankingSettings("learned")) == m
+
+
+def test_settings_choose_the_ranking() -> None:
+    s = Settings.from_env({"QA_RANKING": "learned", "QA_RANKER": "/tmp/r"})
+    assert s.ranking == RankingSettings("learned", Path("/tmp/r"))
+    assert Settings.from_env({}).ranking.ranking in ("hand", "learned")
+    with pytest.raises(ConfigError, match="QA_RANKING"):
+        Settings.from_env({"QA_RANKING": "fancy"})
+
+
+@pytest.fixture
+def retriever(small_docs: Path, tmp_path: Path) -> Retriever:
+    build_index(small_docs, tmp_path / "index", FakeEncoder())
+    return Retriever(load_index(tmp_path / "index"), FakeEncoder())
+
+
+def ids(r: Retriever, q: str) -> list[int]:
+    return [h.chunk_id for h in r.search(q, k=5).hits]
+
+
+def test_zero_weights_keep_the_hand_order(retriever: Retriever) -> None:
+    questions = ["Thủ đô của Việt Nam là gì?", "song huong chay qua dau", "Thu ngân sách năm 2017"]
+    hand = [ids(retriever, q) for q in questions]
+    retriever.ranker = model()
+    assert [ids(retriever, q) for q in questions] == hand
+
+
+def test_the_model_reorders_the_top_candidates(retriever: Retriever) -> None:
+    q = "Hồ Hoàn Kiếm nằm ở đâu?"
+    hand = retriever.search(q, k=5).hits
+    chunks = retriever.index.chunks
+    assert "Hoàn Kiếm" in chunks[hand[0].chunk_id].text
+    # a model that prefers the least lexically matching chunk turns the order around
+    retriever.ranker = replace(model({"cov_folded": -50.0}), blend=0.0)
+    learned = retriever.search(q, k=5).hits
+    assert {h.chunk_id for h in learned} == {h.chunk_id for h in hand}
+    assert "Hoàn Kiếm" not in chunks[learned[0].chunk_id].text
+    assert learned[0].score == next(h.score for h in hand if h.chunk_id == learned[0].chunk_id)  # hand score kept
