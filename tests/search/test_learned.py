@@ -15,7 +15,7 @@ from qa.index.build import build_index
 from qa.index.store import load_index
 from qa.search.features import FEATURES
 from qa.search.hybrid import Retriever
-from qa.search.learned import DIGEST, WEIGHTS, RankingSettings, RankModel, load_ranker, ranker_for, save_ranker
+from qa.search.learned import WEIGHTS, RankingSettings, RankModel, load_ranker, ranker_for, save_ranker
 from tests.conftest import FakeEncoder
 
 N = len(FEATURES)
@@ -53,12 +53,12 @@ def test_missing_malformed_or_other_features_are_refused(tmp_path: Path) -> None
         RankModel.from_dict({"format": 1, "features": ["a"], "mean": [0], "scale": [0], "weights": [1], "top_k": 3})
 
 
-def test_the_shipped_weights_load_hash_checked() -> None:
-    m = load_ranker()
-    assert m.features == FEATURES and m.top_k > 1 and np.isfinite(m.weights).all()
-    shipped = Path(__file__).resolve().parents[2] / "qa" / "search" / "weights"
-    assert (shipped / DIGEST).is_file() and (shipped / "MODEL_CARD.md").is_file()
-    assert ranker_for(RankingSettings("learned")) == m
+def test_learned_ranking_without_a_model_names_the_fix(tmp_path: Path) -> None:
+    # no ranker is shipped yet (its training has not been measured against the hand fusion):
+    # asking for one is a clear error, never a silent fallback
+    with pytest.raises(ModelError, match="qa rank train"):
+        ranker_for(RankingSettings("learned", tmp_path))
+    assert ranker_for(RankingSettings("hand")) is None
 
 
 def test_settings_choose_the_ranking() -> None:

@@ -84,7 +84,7 @@ def test_api_ask_returns_the_cli_json_object(client: TestClient, svc: QAService)
     assert body == svc.ask(QUESTION, top_k=3).to_dict()
     assert set(body) == {"question", "answer", "passages"}
     a = body["answer"]
-    assert set(a) == {"text", "doc", "start", "end", "score", "phrase"}
+    assert set(a) == {"text", "doc", "start", "end", "score", "tentative", "phrase"}
     assert a["doc"] == "hanoi.md"
     assert svc.document(a["doc"]).text[a["start"]:a["end"]] == a["text"]  # type: ignore[union-attr]
     assert 1 <= len(body["passages"]) <= 3
@@ -92,7 +92,7 @@ def test_api_ask_returns_the_cli_json_object(client: TestClient, svc: QAService)
         assert set(p) == {"doc", "title", "text", "start", "end", "score", "highlights"}
         assert svc.document(p["doc"]).text[p["start"]:p["end"]] == p["text"]  # type: ignore[union-attr]
         for h in p["highlights"]:
-            assert p["start"] <= h["start"] < h["end"] <= p["end"] and h["label"] in ("answer", "term")
+            assert p["start"] <= h["start"] < h["end"] <= p["end"] and h["label"] in ("answer", "phrase", "term")
 
 
 def test_api_ask_top_k_defaults_to_5(client: TestClient, svc: QAService) -> None:
