@@ -153,7 +153,7 @@ def test_service_rebuilds_stale_index_once(small_docs: Path, tmp_path: Path, fak
     assert svc.ask("chợ nổi Cái Răng ở đâu").passages[0].doc == "new.txt"
     logs.clear()
     open_service(s, encoder=fake_encoder, progress=False, log=logs.append)
-    assert logs == []
+    assert not any("out of date" in m or "building" in m for m in logs)  # up to date: only the start-up steps
 
 
 def test_bad_document_is_skipped_and_not_retried(small_docs: Path, tmp_path: Path, fake_encoder) -> None:

@@ -22,7 +22,7 @@ def readme_flags() -> dict[str, set[str]]:
     for row in table.splitlines()[2:]:
         command, flags = row.strip("|").split(" | ", 1)
         name = command.strip("` ").split()[1]
-        out.setdefault(name, set()).update(re.findall(r"`(--[a-z][a-z-]*)", flags))
+        out.setdefault(name, set()).update(re.findall(r"`(--[a-z][a-z0-9-]*)", flags))
     return out
 
 
