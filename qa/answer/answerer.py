@@ -42,7 +42,9 @@ class AnswerParams:
     passages_read: int = 2  # top passages the reader reads, each whole (the latency budget)
     early_stop: float | None = 0.9  # stop reading once a passage is answered this surely (None: read all)
     passages_considered: int = 3  # rules: passages whose sentences are scored
-    evidence_checks: frozenset[str] = frozenset()  # qa.answer.evidence checks that veto an answer
+    # qa.answer.evidence checks that veto an answer: a number the question gives (a year) absent from the
+    # answer, a name the documents never mention — general, cheap, and what near-miss questions need
+    evidence_checks: frozenset[str] = frozenset({"number", "name"})
     rules: RuleParams = field(default_factory=RuleParams)
 
 
