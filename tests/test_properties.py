@@ -127,10 +127,14 @@ def test_concurrent_asks_match_serial(svc: QAService) -> None:
 
     qs = [f"{s} {t}" for s in SEQS for t in ("là gì?", "ở đâu?", "khi nào?", "bao nhiêu?")]
     qs += [fold(q) for q in qs]
-    serial = {q: svc.ask(q).to_dict() for q in qs}
+    def opened() -> QAService:  # opened here, so both get the same (fake) reader as the default path
+        return open_service(replace(svc.settings, auto_build="never"), encoder=FakeEncoder(), progress=False,
+                            log=lambda m: None)
+
+    one = opened()
+    serial = {q: one.ask(q).to_dict() for q in qs}
     # a fresh service over the same index: empty query cache, so threads really encode at once
-    fresh = open_service(replace(svc.settings, auto_build="never"), encoder=FakeEncoder(), progress=False,
-                         log=lambda m: None)
+    fresh = opened()
     with ThreadPoolExecutor(max_workers=16) as pool:
         got = list(pool.map(lambda q: (q, fresh.ask(q).to_dict()), qs * 4))
     assert all(d == serial[q] for q, d in got)
