@@ -70,6 +70,13 @@ def sentence_rows(p: ChunkPoint, dimension: int) -> list[list[float]]:
     return p.sentences.tolist() if len(p.sentences) else [[0.0] * dimension]
 
 
+def point_vectors(p: ChunkPoint, dimension: int, sparse: Any) -> dict[str, Any]:
+    """A chunk's named vectors as both Qdrant engines store them; `sparse` is the engine's own
+    SparseVector class (qdrant-edge and qdrant-client each have one)."""
+    return {CHUNK: np.asarray(p.vector, dtype=np.float32).tolist(), SENTENCES: sentence_rows(p, dimension),
+            LEXICAL: sparse(indices=p.sparse.indices.tolist(), values=p.sparse.values.tolist())}
+
+
 class QdrantBackend(ABC):
     """The search plan and bookkeeping over engine primitives (`_fuse`, `_run`, `_vectors`, ...)."""
 

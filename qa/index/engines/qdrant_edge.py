@@ -29,7 +29,7 @@ from qa.index.engines.qdrant_common import (
     QdrantBackend,
     engine_module,
     payload,
-    sentence_rows,
+    point_vectors,
 )
 from qa.index.engines.qdrant_engine import QdrantEngine, QdrantWriter, layout
 from qa.index.engines.sparse import SparseVector
@@ -108,11 +108,8 @@ class QdrantEdgeBackend(QdrantBackend):
 
     def _write(self, points: Sequence[ChunkPoint]) -> None:
         q = self.q
-        ops = [q.Point(id=p.id, payload=payload(p), vector={
-            CHUNK: np.asarray(p.vector, dtype=np.float32).tolist(),
-            SENTENCES: sentence_rows(p, self.dimension),
-            LEXICAL: q.SparseVector(indices=p.sparse.indices.tolist(), values=p.sparse.values.tolist()),
-        }) for p in points]
+        ops = [q.Point(id=p.id, payload=payload(p), vector=point_vectors(p, self.dimension, q.SparseVector))
+               for p in points]
         self.shard.update(q.UpdateOperation.upsert_points(ops))
 
     def _delete_docs(self, doc_ids: list[str]) -> None:

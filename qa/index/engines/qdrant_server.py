@@ -32,7 +32,7 @@ from qa.index.engines.qdrant_common import (
     QdrantBackend,
     engine_module,
     payload,
-    sentence_rows,
+    point_vectors,
 )
 from qa.index.engines.qdrant_engine import QdrantEngine, QdrantWriter, layout, previous_entry
 from qa.index.engines.sparse import SparseVector
@@ -188,11 +188,8 @@ class QdrantServerBackend(QdrantBackend):
 
     def _write(self, points: Sequence[ChunkPoint]) -> None:
         m = self.m
-        structs = [m.PointStruct(id=p.id, payload=payload(p), vector={
-            CHUNK: np.asarray(p.vector, dtype=np.float32).tolist(),
-            SENTENCES: sentence_rows(p, self.dimension),
-            LEXICAL: m.SparseVector(indices=p.sparse.indices.tolist(), values=p.sparse.values.tolist()),
-        }) for p in points]
+        structs = [m.PointStruct(id=p.id, payload=payload(p), vector=point_vectors(p, self.dimension, m.SparseVector))
+                   for p in points]
         self._call(lambda: self.client.upsert(self.collection, points=structs, wait=True))
 
     def _delete_docs(self, doc_ids: list[str]) -> None:
