@@ -13,8 +13,9 @@ Sets (every figure printed per set and configuration):
   seed_dev, seed_holdout  the seed article's sets (tests/data), near-miss and off-topic questions included
                         (seed_dev helped fit the decision; seed_holdout did not).
 Configurations: `reader` (the shipped defaults), `rules` (no reader: the sentence rules), with --read N
-the reader reading N passages, and with --ablate `reader +<check>` for each check of qa.answer.evidence
-added as a veto (and `reader +all`): a check is kept only if it helps on these sets.
+the reader reading N passages, and with --ablate `reader, no checks` (the decision alone), `reader +<check>`
+for each check of qa.answer.evidence as the only veto (and `reader +all`): a check is kept only if it
+helps on these sets (the default vetoes on `number` and `name`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> None:
     configs: list[tuple[str, AnswerParams, bool]] = [("reader", base, True), ("rules", base, False)]
     configs += [(f"reader, {n} passages", replace(base, passages_read=n), True) for n in args.read]
     if args.ablate:
+        configs.append(("reader, no checks", replace(base, evidence_checks=frozenset()), True))
         configs += [(f"reader +{c}", replace(base, evidence_checks=frozenset({c})), True) for c in sorted(ALL_CHECKS)]
         configs.append(("reader +all", replace(base, evidence_checks=ALL_CHECKS), True))
     retrievers = {id(d): Retriever(d, query_enc) for _, d, _, _ in sets}

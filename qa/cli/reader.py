@@ -26,6 +26,26 @@ from typing import Any
 from qa.errors import QAError
 
 SNAPSHOTS = (2500, 5000, 10000)
+# which action reads each optional flag: another action refuses it rather than ignore it silently
+FLAG_ACTIONS = {"--seed-set": {"calibrate"}, "--docs": {"calibrate"}, "--out": {"train"},
+                "--work": {"train", "calibrate"}, "--resume": {"train"}, "--weights": {"calibrate", "eval"},
+                "--split": {"eval"}, "--epochs": {"train"}, "--frozen": {"train"}, "--seed": {"train"},
+                "--init": {"train"}, "--lr": {"train"}, "--device": {"train"}}
+
+
+def misplaced_flags(args: argparse.Namespace, defaults: dict[str, Any]) -> list[str]:
+    """The flags given that `args.action` does not read (a value differing from the parser's default).
+
+    >>> ns = argparse.Namespace(action="eval", out="x", weights="w", device="cpu")
+    >>> misplaced_flags(ns, {"out": None, "weights": None, "device": "cpu"})
+    ['--out']
+    """
+    out = []
+    for flag, actions in FLAG_ACTIONS.items():
+        dest = flag[2:].replace("-", "_")
+        if args.action not in actions and hasattr(args, dest) and getattr(args, dest) != defaults.get(dest):
+            out.append(flag)
+    return out
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,10 +67,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--frozen", type=int, default=None, help="layers kept from the embedding model (0-11)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--init", metavar="DIR", help="train: start from this reader folder (a further epoch) "
+                   "instead of the embedding model's layers")
+    p.add_argument("--lr", type=float, default=None, help="train: learning rate of the upper layers "
+                   "(the head's is 5x); default 2e-4")
     p.add_argument("--device", default="cpu", help="train: cpu or cuda (a GPU build of torch)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N questions (a quick check)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_reader)
+    dests = [f[2:].replace("-", "_") for f in FLAG_ACTIONS]
+    p.set_defaults(func=cmd_reader, reader_defaults={d: p.get_default(d) for d in dests})
 
 
 def load_items(data: list[str], data_all: list[str], split: str, limit: int = 0) -> list[Any]:
@@ -70,6 +95,10 @@ def load_items(data: list[str], data_all: list[str], split: str, limit: int = 0)
 def cmd_reader(args: argparse.Namespace) -> int:
     from qa.config import Settings
 
+    wrong = misplaced_flags(args, getattr(args, "reader_defaults", {}))
+    if wrong:
+        uses = "; ".join(f"{f} is for `qa reader {'|'.join(sorted(FLAG_ACTIONS[f]))}`" for f in wrong)
+        raise QAError(f"{' '.join(wrong)}: not read by `qa reader {args.action}` ({uses}); leave it out")
     files = [*args.data, *args.data_all, *args.seed_set]
     if not args.data and not args.data_all:
         raise QAError("give the QA files with --data FILE (split by paragraph) and/or --data-all FILE (a split "
@@ -79,6 +108,10 @@ def cmd_reader(args: argparse.Namespace) -> int:
             raise QAError(f"{f}: no such file; give the path of a QA JSON file")
     if args.frozen is not None and not 0 <= args.frozen <= 11:
         raise QAError(f"--frozen {args.frozen}: use a number from 0 to 11")
+    if args.lr is not None and not 0 < args.lr < 1:
+        raise QAError(f"--lr {args.lr}: use a positive rate below 1, e.g. 1e-4")
+    if args.init and not (Path(args.init) / "reader.json").is_file():
+        raise QAError(f"--init {args.init}: give a folder made by `qa reader train` (it holds reader.json)")
     if args.epochs is not None and args.epochs < 1:
         raise QAError(f"--epochs {args.epochs}: use 1 or more")
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
@@ -138,7 +171,11 @@ def _train(args: argparse.Namespace, settings: Any, out: Path, work: Path) -> in
 
     t0 = time.perf_counter()
     items = load_items(args.data, args.data_all, "train", args.limit)
-    chosen = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    chosen: dict[str, Any] = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    if args.lr is not None:
+        chosen.update(lr=args.lr, head_lr=5 * args.lr)
+    if args.init:
+        chosen["init"] = str(Path(args.init))
     options = replace(TrainOptions(), device=args.device, **chosen)
     data_options = replace(DataOptions(), seed=options.seed)
     config = ReaderConfig() if args.frozen is None else ReaderConfig(frozen=args.frozen)

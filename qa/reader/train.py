@@ -10,8 +10,6 @@ The no-answer probability is calibrated with a Platt scaling fitted on the train
 (span score − no-answer score); the answer decision is calibrated on held-out data later
 (qa.answer.decide).
 
->>> sorted(batches([5, 9, 6, 30], tokens_per_batch=20, max_batch=8, rng=random.Random(0)))
-[[0, 2], [1], [3]]
 >>> sample_epoch({7: {"pos": [0], "same": [1], "other": [2]}}, 1.0, 1.0, random.Random(0))
 [0, 2]
 """
@@ -19,7 +17,6 @@ The no-answer probability is calibrated with a Platt scaling fitted on the train
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 import time
@@ -31,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from qa.answer.decide import fit_logistic
+from qa.errors import ModelError
+from qa.reader.cache import Cache, Progress, batches
 from qa.reader.data import TrainingWindow
-from qa.reader.model import ReaderConfig, build_net
+from qa.reader.model import ReaderConfig, build_net, load_weights
 
 Log = Callable[[str], None]
-Progress = Callable[[int, int], None]
 Snapshot = Callable[[Any, int], None]  # (net, questions seen so far)
 CHECKPOINT = "checkpoint.pt"
 
@@ -57,22 +55,7 @@ class TrainOptions:
     checkpoint_minutes: float = 10.0
     device: str = "cpu"
     platt_sample: int = 2000  # windows of each kind for the margin's Platt fit; 0 keeps the config's
-
-
-def batches(lengths: list[int], tokens_per_batch: int, max_batch: int, rng: random.Random) -> list[list[int]]:
-    """Indices grouped by similar length (little padding), at most `tokens_per_batch` padded tokens each."""
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
-    out: list[list[int]] = []
-    cur: list[int] = []
-    for i in order:
-        if cur and ((len(cur) + 1) * lengths[i] > tokens_per_batch or len(cur) >= max_batch):
-            out.append(cur)
-            cur = []
-        cur.append(i)
-    if cur:
-        out.append(cur)
-    rng.shuffle(out)
-    return out
+    init: str = ""  # a reader folder to start from (continued training) instead of the embedding model's layers
 
 
 def sample_epoch(by_question: dict[int, dict[str, list[int]]], negatives: float, other_share: float,
@@ -98,73 +81,6 @@ def windows_digest(windows: list[TrainingWindow]) -> str:
         h.update(np.asarray(w.window.ids, dtype=np.int32).tobytes())
         h.update(np.asarray(w.label, dtype=np.int32).tobytes())
     return h.hexdigest()
-
-
-class Cache:
-    """The frozen part's output for every window, flat in one float16 file (memory-mapped)."""
-
-    def __init__(self, net: Any, windows: list[TrainingWindow], folder: Path, digest: str,
-                 progress: Progress | None = None, log: Log = print) -> None:
-        import torch
-
-        self.lengths = [len(w.window.ids) for w in windows]
-        self.starts = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
-        hidden = net.upper[0].attention.self.query.in_features
-        shape = (int(self.starts[-1]), hidden)
-        path, meta_path = folder / "frozen-cache.f16", folder / "frozen-cache.json"
-        meta = {"digest": digest, "frozen": net.frozen, "shape": list(shape)}
-        if meta_path.is_file() and json.loads(meta_path.read_text("utf-8")) == meta and path.is_file():
-            self.h = np.memmap(path, dtype=np.float16, mode="r", shape=shape)
-            log(f"reusing the frozen-layer cache in {path}")
-            return
-        meta_path.unlink(missing_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        out = np.memmap(path, dtype=np.float16, mode="w+", shape=shape)
-        order = batches(self.lengths, 8192, 64, random.Random(0))
-        device = next(net.upper.parameters()).device
-        done = 0
-        with torch.inference_mode():
-            for b in order:
-                ids, mask = pad([windows[i].window.ids for i in b])
-                h = net.bottom(ids.to(device), mask.to(device)).to(torch.float16).cpu().numpy()
-                for k, i in enumerate(b):
-                    out[self.starts[i] : self.starts[i + 1]] = h[k, : self.lengths[i]]
-                done += len(b)
-                if progress:
-                    progress(done, len(windows))
-        out.flush()
-        meta_path.write_text(json.dumps(meta), "utf-8")  # written last: marks the cache complete
-        self.h = np.memmap(path, dtype=np.float16, mode="r", shape=shape)
-
-    def batch(self, idx: list[int], windows: list[TrainingWindow]) -> tuple[Any, Any, Any]:
-        """(hidden states, attention mask, which positions may be answer tokens: <s> and the passage)."""
-        import torch
-
-        n = max(self.lengths[i] for i in idx)
-        h = np.zeros((len(idx), n, self.h.shape[1]), dtype=np.float32)
-        mask = torch.zeros((len(idx), n), dtype=torch.long)
-        valid = torch.zeros((len(idx), n), dtype=torch.bool)
-        for k, i in enumerate(idx):
-            m = self.lengths[i]
-            h[k, :m] = self.h[self.starts[i] : self.starts[i + 1]]
-            mask[k, :m] = 1
-            w = windows[i].window
-            valid[k, 0] = True
-            valid[k, w.context_start : w.context_start + len(w.offsets)] = True
-        return torch.from_numpy(h), mask, valid
-
-
-def pad(seqs: list[tuple[int, ...]]) -> tuple[Any, Any]:
-    """Token ids padded with <pad> (1) and their attention mask."""
-    import torch
-
-    n = max(len(s) for s in seqs)
-    ids = torch.ones((len(seqs), n), dtype=torch.long)
-    mask = torch.zeros((len(seqs), n), dtype=torch.long)
-    for k, s in enumerate(seqs):
-        ids[k, : len(s)] = torch.tensor(s)
-        mask[k, : len(s)] = 1
-    return ids, mask
 
 
 def span_loss(s: Any, e: Any, valid: Any, ys: Any, ye: Any) -> Any:
@@ -224,7 +140,16 @@ class Trainer:
         np.random.seed(options.seed)
         torch.manual_seed(options.seed)
         self.device = torch.device(options.device)
-        self.net = build_net(base, config.frozen).to(self.device)
+        self.net = build_net(base, config.frozen)
+        if options.init:
+            # continued training: a further epoch from a trained reader at a lower rate costs one epoch,
+            # not a whole new multi-epoch run (the weights are the shipped int8 ones, dequantized)
+            start = ReaderConfig.read(Path(options.init))
+            if start.frozen != config.frozen:
+                raise ModelError(f"--init {options.init}: that reader keeps {start.frozen} frozen layers, not "
+                                 f"{config.frozen}; leave out --frozen or give --frozen {start.frozen}")
+            load_weights(self.net, Path(options.init), start)
+        self.net = self.net.to(self.device)
         for p in [*self.net.embeddings.parameters(), *self.net.lower.parameters()]:
             p.requires_grad_(False)
         no_attention_dropout(self.net)

@@ -55,3 +55,17 @@ def test_reader_refuses_model(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         build_parser().parse_args(["reader", "eval", "--model", "X"])
     assert e.value.code == 2 and "unrecognized arguments: --model X" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["reader", "eval", "--data-all", "x.json", "--out", "o", "--epochs", "2"],
+     "error: --out --epochs: not read by `qa reader eval` (--out is for `qa reader train`"),
+    (["reader", "calibrate", "--data-all", "x.json", "--weights", "w", "--split", "test"],
+     "error: --split: not read by `qa reader calibrate` (--split is for `qa reader eval`)"),
+    (["reader", "train", "--data-all", "x.json", "--weights", "w"],
+     "error: --weights: not read by `qa reader train` (--weights is for `qa reader calibrate|eval`)"),
+])
+def test_reader_refuses_a_flag_its_action_does_not_read(argv: list[str], expected: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2  # refused before any file is opened or the model loads
+    assert capsys.readouterr().err.startswith(expected)

@@ -139,3 +139,22 @@ def test_damaged_weights_are_refused(base, tmp_path: Path) -> None:  # type: ign
     with pytest.raises(ModelError, match="does not fit a reader with 2 frozen layers"):
         cfg2 = save_weights(net, ReaderConfig(frozen=1), tmp_path / "ok")
         load_weights(build_net(base, 2), tmp_path / "ok", ReaderConfig(frozen=2, sha256=cfg2.sha256))
+
+
+def test_continued_training_starts_from_the_given_reader(base, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    windows = training_windows(items(), WindowMaker(FakeTokenizer(), 64), NO_VARIANTS)
+    opts = TrainOptions(epochs=3, lr=3e-3, head_lr=1e-2, tokens_per_batch=512, seed=0, platt_sample=0)
+    first, cfg = train_reader(base, windows, ReaderConfig(frozen=1, max_tokens=64), opts, tmp_path / "a",
+                              log=lambda m: None)
+    saved = save_weights(first, cfg, tmp_path / "r")
+    # at a vanishing rate, one more epoch leaves the saved (int8) weights as they were: it started from them
+    more = TrainOptions(epochs=1, lr=1e-12, head_lr=1e-12, tokens_per_batch=512, seed=1, platt_sample=0,
+                        init=str(tmp_path / "r"))
+    cont, _ = train_reader(base, windows, ReaderConfig(frozen=1, max_tokens=64), more, tmp_path / "b",
+                           log=lambda m: None)
+    fresh = build_net(base, 1)
+    load_weights(fresh, tmp_path / "r", saved)
+    a, b = fresh.state_dict(), cont.state_dict()
+    assert all(np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-6) for k in a if k.startswith(("upper.", "head.")))
+    with pytest.raises(ModelError, match="keeps 1 frozen layers, not 2; leave out --frozen"):
+        train_reader(base, windows, ReaderConfig(frozen=2, max_tokens=64), more, tmp_path / "c", log=lambda m: None)
