@@ -61,6 +61,20 @@ class Svc:
         return ans
 
 
+class MemoReader:
+    """The reader with its readings kept per (question, passage): configurations that differ only after
+    reading (the vetoes, how many passages are read) then cost retrieval only, not the reader again."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.memo = inner, {}  # type: ignore[var-annotated]
+
+    def read(self, question: str, passages: Any) -> list[Any]:
+        todo = [p for p in passages if (question, p) not in self.memo]
+        for p, r in zip(todo, self.inner.read(question, todo) if todo else [], strict=True):
+            self.memo[(question, p)] = r
+        return [self.memo[(question, p)] for p in passages]
+
+
 def row(name: str, m: dict[str, Any], ms: float) -> None:
     cells = "".join(f"{m[c]:>9.3f}" if isinstance(m.get(c), float) else f"{m.get(c, '-')!s:>9}" for c in COLS)
     print(f"  {name:28}{cells}   {ms:6.0f} ms/q", flush=True)
@@ -119,18 +133,21 @@ def main() -> None:
         configs += [(f"reader +{c}", replace(base, evidence_checks=frozenset({c})), True) for c in sorted(ALL_CHECKS)]
         configs.append(("reader +all", replace(base, evidence_checks=ALL_CHECKS), True))
     retrievers = {id(d): Retriever(d, query_enc) for _, d, _, _ in sets}
+    reader = MemoReader(choice.reader)
     print(f"reader: {choice.answering}; answer at P ≥ {choice.decision.answer_at:.3f}" if choice.decision else "")
+    print("ms/q: the median ask; after a set's first configuration the readings are reused (MemoReader)")
     print(f"{'':30}" + "".join(f"{c[:9]:>9}" for c in COLS))
     for set_name, data, items, exclude in sets:
         if args.sets and not any(set_name.startswith(s) for s in args.sets):
             continue
         print(f"{set_name} ({len(items)} questions)")
         for cfg_name, params, with_reader in configs:
-            a = Answerer(data, retrievers[id(data)], params, choice.reader if with_reader else None,
+            a = Answerer(data, retrievers[id(data)], params, reader if with_reader else None,
                          choice.decision if with_reader else None)
             svc = Svc(data, a, exclude)
             report = evaluate(svc, items)
             row(cfg_name, report["overall"], 1000 * sorted(svc.seconds)[len(svc.seconds) // 2])
+        reader.memo.clear()  # a set's readings are not asked again
 
 
 if __name__ == "__main__":

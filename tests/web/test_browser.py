@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -18,14 +17,10 @@ from qa.service import QAService
 from qa.startup import open_service
 from qa.web.app import create_app
 from tests.servers import BackgroundServer
+from tests.web.chromium import ARGS, CHROMIUM, MISSING
 
 pytestmark = pytest.mark.browser
 
-# Debian's Chromium (apt-get, root); without root: `python -m playwright install chromium` and point
-# QA_CHROMIUM at the browser it downloaded (see README, "Run the tests")
-CHROMIUM = Path(os.environ.get("QA_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 QUESTION = "Thủ đô của Việt Nam là gì?"
 XSS = "<img src=x onerror=alert(1)>"
 HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Trang khác</title>
@@ -36,8 +31,7 @@ FRAME_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
 <body><iframe src="{url}/" height="700" style="width:100%"></iframe></body></html>"""
 
 if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium, or set QA_CHROMIUM)",
-                allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 
 

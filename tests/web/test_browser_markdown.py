@@ -19,7 +19,7 @@ from qa.service import QAService, manifest_signature
 from qa.web.app import create_app
 from tests.conftest import SMALL_CORPUS, FakeEncoder, FakeReader
 from tests.servers import BackgroundServer
-from tests.web.test_browser_product import ARGS, CHROMIUM, HOST_PAGE, SEED, _Host, _Quiet, ask_chat, last_reply
+from tests.web.test_browser_product import HOST_PAGE, SEED, _Host, _Quiet, ask_chat, last_reply
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -46,14 +46,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     signature=manifest_signature(root / "index"))
     with BackgroundServer(create_app(svc)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser: Any, width: int, height: int) -> Any:

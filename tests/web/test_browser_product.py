@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,14 +21,10 @@ from qa.service import QAService, manifest_signature
 from qa.web.app import create_app
 from tests.conftest import SMALL_CORPUS, FakeEncoder, FakeReader
 from tests.servers import BackgroundServer
+from tests.web.chromium import CHROMIUM, MISSING
 
 pytestmark = pytest.mark.browser
 
-# Debian's Chromium (apt-get, root); without root: `python -m playwright install chromium` and point
-# QA_CHROMIUM at the browser it downloaded (see README, "Run the tests")
-CHROMIUM = Path(os.environ.get("QA_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_1ba926b528c724f1.txt"
 TOKEN = "browser-admin-token-0123456789"
 NEW_DOC = ("Vịnh Hạ Long ở tỉnh Quảng Ninh có gần 2000 hòn đảo lớn nhỏ.\n\n"
@@ -39,17 +34,8 @@ HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Trang kh�
 <body><h1>Trang của bên thứ ba</h1><script src="{url}/widget.js" defer></script></body></html>"""
 
 if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium, or set QA_CHROMIUM)",
-                allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
