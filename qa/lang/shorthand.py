@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from qa.lang.text import fold, normalize
@@ -153,6 +153,42 @@ def contract(question: str, vocab: set[str] | frozenset[str], has_phrase: Callab
         if short in vocab and not has_phrase(long):
             question = _phrase_pattern(long).sub(short.upper(), question)
     return question
+
+
+def abbreviations() -> dict[str, tuple[str, ...]]:
+    """Spelled-out phrase -> the shorthand a user may type for it (the tables inverted).
+
+    >>> abbreviations()["như thế nào"]
+    ('ntn',)
+    """
+    out: dict[str, list[str]] = {}
+    for short, long in COMMON.items():
+        out.setdefault(long, []).append(short)
+    for short, longs in AMBIGUOUS.items():
+        for long in longs:
+            out.setdefault(long, []).append(short)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def abbreviate(question: str, pick: Callable[[Sequence[str]], str]) -> str:
+    """The question as a chat user may type it: lower-cased, phrases shortened ("như thế nào" → "ntn",
+    "hội nghị" → "hn"), no question mark; `pick` chooses among a phrase's abbreviations (a seeded
+    `random.Random().choice` when making training variants). Unchanged when no phrase is found.
+
+    >>> abbreviate("Hội nghị có bao nhiêu đại biểu?", lambda options: options[0])
+    'hn có bn đb'
+    """
+    low = normalize(question)
+    found = False
+    for long, shorts in sorted(abbreviations().items(), key=lambda kv: -len(kv[0])):
+        pattern = re.compile(r"(?<!\w)" + re.escape(long) + r"(?!\w)")
+        if pattern.search(low):
+
+            def short(_m: re.Match[str], options: tuple[str, ...] = shorts) -> str:
+                return pick(options)
+
+            low, found = pattern.sub(short, low), True
+    return low.rstrip(" ?") if found else question
 
 
 @lru_cache(maxsize=256)

@@ -117,6 +117,30 @@ def terms(text: str, folded: bool = False) -> list[str]:
     return [nf[k] for w in _WORD.findall(text) if (nf := _norm_fold(w))[1]]
 
 
+# A folded Vietnamese syllable: an optional onset, one to three vowels (the semivowel endings -i -y -o -u
+# among them) and an optional final consonant. English words mostly fail it ("who", "chaired").
+_SYLLABLE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ng|nh|ch|[cmnpt])?")
+
+
+def vietnamese_share(text: str) -> float:
+    """Share of a text's words that look Vietnamese: typed with diacritics or shaped like a syllable.
+    Numbers, acronyms (UBND) and capitalized words after the first (names: Roosevelt, Hai Phong) do
+    not count; 1.0 when no word counts. Tells an English question from one typed without diacritics.
+
+    >>> vietnamese_share("Ai chu tri hoi nghi?"), vietnamese_share("Who chaired the Party conference?")
+    (1.0, 0.25)
+    >>> vietnamese_share("Franklin Delano Roosevelt là ai?")
+    0.6666666666666666
+    """
+    words = []
+    for i, t in enumerate(tokenize(text)):
+        typed = text[t.start:t.end]
+        if t.folded.isdigit() or (len(typed) > 1 and typed.isupper()) or (i > 0 and typed[0].isupper()):
+            continue
+        words.append(t.norm != t.folded or _SYLLABLE.fullmatch(t.folded) is not None)
+    return sum(words) / len(words) if words else 1.0
+
+
 def trim_span(text: str, a: int, b: int) -> tuple[int, int]:
     """Shrink [a, b) past surrounding whitespace: `trim_span("  ab ", 0, 5) == (2, 4)`."""
     while a < b and text[a].isspace():

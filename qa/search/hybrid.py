@@ -32,7 +32,9 @@ from qa.model.encoder import Encoder
 from qa.schema import Hit
 from qa.search.features import QuestionTerms, TermCache, candidate_features
 from qa.search.learned import RankModel
-from qa.search.query import Query, QueryPreparer
+from qa.search.query import Query, QueryPreparer, accent_ratio
+
+MIN_VIETNAMESE = 0.5  # below this share of Vietnamese-looking words a question is taken as English
 
 
 @dataclass(frozen=True)
@@ -94,12 +96,15 @@ class Retriever:
         return candidate_features(rows, hand=fused, chunk_cos=found.dense, sent_cos=sent, lexical=found.lexical,
                                   chunk_terms=[self.terms[int(i)] for i in found.ids[rows]],
                                   question=QuestionTerms.of(q.restored, q.expanded), idf=self.idf,
-                                  accent_ratio=q.accent_ratio)
+                                  # as expanded: shorthand spelled out ("hp" → "hải phòng") carries diacritics
+                                  accent_ratio=accent_ratio(q.expanded))
 
     def rerank(self, q: Query, found: Candidates, fused: np.ndarray, ranker: RankModel) -> np.ndarray:
         """Candidate positions, best first: the hand fusion's top `ranker.top_k` re-scored by the model
         (blended with the hand z-score), then the others in hand order."""
         order = np.argsort(-fused, kind="stable")
+        if q.vietnamese < MIN_VIETNAMESE:
+            return order  # the model learned from Vietnamese questions only: an English one keeps the hand order
         top = order[: ranker.top_k]
         learned = ranker.score(self.features(q, found, fused, top)) + ranker.blend * _z(fused[top])
         return np.concatenate([top[np.argsort(-learned, kind="stable")], order[ranker.top_k:]])

@@ -28,6 +28,7 @@ from scipy.optimize import minimize
 
 from qa.eval.data import EvalItem, heldout, paragraph_key
 from qa.index.store import IndexData
+from qa.lang.shorthand import abbreviate
 from qa.lang.text import fold
 from qa.model.encoder import Encoder
 from qa.search.features import FEATURES, Pool
@@ -55,17 +56,23 @@ class TrainOptions:
     questions: int = 6000  # typed questions sampled from the training files (0 = all)
     folded_share: float = 0.35  # of those, also asked without diacritics
     lower_share: float = 0.1  # and lower-cased
+    casual_share: float = 0.15  # and in chat shorthand ("hn có bn đb", half of them without diacritics)
     l2: float = 3.0
     blend: float = 1.0
     seed: int = 0
 
 
 def variants(items: Sequence[EvalItem], options: TrainOptions) -> list[EvalItem]:
-    """The sampled questions as typed, plus seeded shares typed without diacritics and lower-cased.
+    """The sampled questions as typed, plus seeded shares typed without diacritics, lower-cased and in
+    chat shorthand (`qa.lang.shorthand.abbreviate`; only questions holding a phrase it shortens).
 
     >>> it = EvalItem("Hà Nội ở đâu?", ("Bắc Bộ",), context="Hà Nội ở Bắc Bộ.", starts=(9,))
-    >>> [v.question for v in variants([it], TrainOptions(questions=0, folded_share=1.0, lower_share=1.0))]
+    >>> [v.question for v in variants([it], TrainOptions(questions=0, folded_share=1.0, lower_share=1.0,
+    ...                                                  casual_share=0.0))]
     ['Hà Nội ở đâu?', 'ha noi o dau?', 'hà nội ở đâu?']
+    >>> [v.question for v in variants([it], TrainOptions(questions=0, folded_share=0.0, lower_share=0.0,
+    ...                                                  casual_share=1.0))][1:]
+    ['hn ở đâu']
     """
     rng = random.Random(options.seed)
     chosen = [it for it in items if it.context and it.answers]
@@ -74,6 +81,11 @@ def variants(items: Sequence[EvalItem], options: TrainOptions) -> list[EvalItem]
     out = list(chosen)
     out += [replace(it, question=fold(it.question)) for it in chosen if rng.random() < options.folded_share]
     out += [replace(it, question=it.question.lower()) for it in chosen if rng.random() < options.lower_share]
+    for it in chosen:
+        if rng.random() < options.casual_share:
+            casual = abbreviate(it.question, rng.choice)
+            if casual != it.question:
+                out.append(replace(it, question=fold(casual) if rng.random() < 0.5 else casual))
     return [it for it in out if it.question.strip()]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from qa.index.engines.lexical import CorpusTerms, LexicalIndex
 from qa.index.engines.sparse import TermVocabulary
-from qa.lang.shorthand import AMBIGUOUS, COMMON, expand
+from qa.lang.shorthand import AMBIGUOUS, COMMON, abbreviate, expand
 
 HANOI = ["Hà Nội là thủ đô của Việt Nam.", "Dân số Hà Nội khoảng 8,5 triệu người.",
          "Năm 2019 Hà Nội đón một hội nghị thượng đỉnh."]
@@ -72,3 +72,11 @@ def test_no_seed_article_wording_in_the_tables() -> None:
     assert "nội địa" not in AMBIGUOUS["nd"] and AMBIGUOUS["hn"][0] == "hà nội"
     assert not {"hn", "hp", "ns", "nd", "ct", "bt", "kt", "cn", "kh", "cb"} & set(COMMON)
     assert all(len(v) >= 1 and all(len(c.split()) >= 2 for c in v) for v in AMBIGUOUS.values())
+
+
+def test_abbreviate_writes_what_expand_reads_back() -> None:
+    # training variants for the learned ranking: chat shorthand that the query side spells out again
+    casual = abbreviate("Công ty có bao nhiêu người như thế nào?", lambda options: options[0])
+    assert casual == "cty có bn ng ntn"
+    assert expand(casual, vocab=set()) == "công ty có bao nhiêu người như thế nào"
+    assert abbreviate("Ai chủ trì?", lambda options: options[0]) == "Ai chủ trì?"  # nothing to shorten

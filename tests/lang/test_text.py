@@ -5,7 +5,7 @@ import unicodedata
 import pytest
 
 from qa.lang.shorthand import expand
-from qa.lang.text import fold, has_diacritics, normalize, terms, tokenize
+from qa.lang.text import fold, has_diacritics, normalize, terms, tokenize, vietnamese_share
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,15 @@ def test_sentence_has_answer_type() -> None:
     assert not has_type("Đồng chí bí thư phát biểu.", "person")
     assert has_type("Ngày 15/1, tại Cung Văn hóa", "date") and has_type("Ngày 15/1, tại Cung Văn hóa", "place")
     assert has_type("gần 1000 đại biểu", "number") and not has_type("nhiều đại biểu", "number")
+
+
+@pytest.mark.parametrize(("text", "vietnamese"), [
+    ("Ai chủ trì hội nghị?", True),
+    ("ai chu tri hoi nghi", True),  # without diacritics: still Vietnamese syllables
+    ("Franklin Delano Roosevelt là ai?", True),  # foreign names do not count
+    ("UBND TP làm gì năm 2018", True),  # acronyms and numbers do not count
+    ("Who chaired the conference?", False),
+    ("How many delegates attended?", False),
+])
+def test_vietnamese_share_tells_english_from_vietnamese(text: str, vietnamese: bool) -> None:
+    assert (vietnamese_share(text) >= 0.5) is vietnamese

@@ -97,3 +97,14 @@ def test_the_model_reorders_the_top_candidates(retriever: Retriever) -> None:
     assert {h.chunk_id for h in learned} == {h.chunk_id for h in hand}
     assert "Hoàn Kiếm" not in chunks[learned[0].chunk_id].text
     assert learned[0].score == next(h.score for h in hand if h.chunk_id == learned[0].chunk_id)  # hand score kept
+
+
+def test_an_english_question_keeps_the_hand_order(retriever: Retriever) -> None:
+    # the model learned from Vietnamese questions only; an English one (or one typed without
+    # diacritics, which is Vietnamese) is told apart by the shape of its words
+    reverse = replace(model({"cov_folded": -50.0}), blend=0.0)
+    english, plain = "Where is Hoan Kiem Lake?", "ho hoan kiem nam o dau"
+    hand = {q: ids(retriever, q) for q in (english, plain)}
+    retriever.ranker = reverse
+    assert ids(retriever, english) == hand[english]
+    assert ids(retriever, plain) != hand[plain]
