@@ -140,6 +140,9 @@ def main() -> None:
     service = [sys.executable, "-c", SERVICE, QUESTION]
     # prepare once: a converted model and a built index
     warm = dict(base, QA_MODEL_CACHE=str(ready_cache), QA_INDEX_DIR=str(index))
+    # `qa ask` no longer builds a missing index (it names the build command): build it here
+    subprocess.run([sys.executable, "-m", "qa.cli.main", "index", "build", "--docs", str(Path(args.docs).resolve()),
+                    "--index", str(index), "--quiet"], env=warm, cwd=REPO, check=True, capture_output=True)
     run(cli, warm)
     results: dict[str, list[tuple[float, float, str]]] = {}
     for r in range(args.repeat):
