@@ -155,10 +155,12 @@ def contract(question: str, vocab: set[str] | frozenset[str], has_phrase: Callab
     return question
 
 
-def abbreviations() -> dict[str, tuple[str, ...]]:
-    """Spelled-out phrase -> the shorthand a user may type for it (the tables inverted).
+@lru_cache(maxsize=1)
+def abbreviations() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(spelled-out phrase, the shorthand a user may type for it), longest phrase first: the tables
+    inverted, built once.
 
-    >>> abbreviations()["như thế nào"]
+    >>> dict(abbreviations())["như thế nào"]
     ('ntn',)
     """
     out: dict[str, list[str]] = {}
@@ -167,7 +169,7 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
     for short, longs in AMBIGUOUS.items():
         for long in longs:
             out.setdefault(long, []).append(short)
-    return {k: tuple(v) for k, v in out.items()}
+    return tuple(sorted(((k, tuple(v)) for k, v in out.items()), key=lambda kv: -len(kv[0])))
 
 
 def abbreviate(question: str, pick: Callable[[Sequence[str]], str]) -> str:
@@ -180,7 +182,7 @@ def abbreviate(question: str, pick: Callable[[Sequence[str]], str]) -> str:
     """
     low = normalize(question)
     found = False
-    for long, shorts in sorted(abbreviations().items(), key=lambda kv: -len(kv[0])):
+    for long, shorts in abbreviations():
         pattern = re.compile(r"(?<!\w)" + re.escape(long) + r"(?!\w)")
         if pattern.search(low):
 

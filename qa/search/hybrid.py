@@ -28,6 +28,7 @@ from qa.index.engines.base import Candidates, RowSearch, SearchRequest
 from qa.index.engines.inprocess import InProcessBackend
 from qa.index.engines.sparse import LexicalQuery
 from qa.index.store import IndexData
+from qa.lang.text import vietnamese_share
 from qa.model.encoder import Encoder
 from qa.schema import Hit
 from qa.search.features import QuestionTerms, TermCache, candidate_features
@@ -103,7 +104,7 @@ class Retriever:
         """Candidate positions, best first: the hand fusion's top `ranker.top_k` re-scored by the model
         (blended with the hand z-score), then the others in hand order."""
         order = np.argsort(-fused, kind="stable")
-        if q.vietnamese < MIN_VIETNAMESE:
+        if vietnamese_share(q.expanded) < MIN_VIETNAMESE:  # only on the learned path: no cost otherwise
             return order  # the model learned from Vietnamese questions only: an English one keeps the hand order
         top = order[: ranker.top_k]
         learned = ranker.score(self.features(q, found, fused, top)) + ranker.blend * _z(fused[top])

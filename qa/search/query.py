@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.index.store import IndexData
 from qa.lang.shorthand import contract, expand
-from qa.lang.text import tokenize, vietnamese_share
+from qa.lang.text import tokenize
 from qa.model.encoder import Encoder
 
 
@@ -36,7 +36,6 @@ class Query:
     restored: str  # expanded, with diacritics restored on unaccented words
     vectors: np.ndarray  # 1 or 2 rows: raw and restored (when they differ)
     accent_ratio: float  # share of letter tokens carrying diacritics as typed
-    vietnamese: float = 1.0  # share of the expanded question's words that look Vietnamese (qa.lang.text)
 
 
 def accent_ratio(question: str) -> float:
@@ -103,5 +102,5 @@ class QueryPreparer:
         for i in range(0, len(flat), batch):
             part = flat[i : i + batch]
             vectors.update(zip(part, self.embed(part), strict=True))
-        return [Query(q, e, r, np.stack([vectors[t] for t in ts]), accent_ratio(q), vietnamese_share(e))
+        return [Query(q, e, r, np.stack([vectors[t] for t in ts]), accent_ratio(q))
                 for q, (e, r), ts in zip(questions, forms, texts, strict=True)]
