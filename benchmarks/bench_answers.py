@@ -38,9 +38,8 @@ from qa.eval.evaluate import evaluate  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
 from qa.index.store import IndexData, load_index  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
-from qa.model.query import fast_query_encoder  # noqa: E402
 from qa.search.hybrid import Retriever  # noqa: E402
-from qa.startup import load_reader  # noqa: E402
+from qa.startup import load_query_encoder, load_reader  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds"
@@ -105,7 +104,8 @@ def main() -> None:
     args = ap.parse_args()
     settings = replace(Settings.from_env(), reader=args.reader)
     enc = load_encoder(settings.model)
-    query_enc = fast_query_encoder(enc)
+    query_enc, questions = load_query_encoder(settings, enc, log=lambda m: None)  # QA_QUERY_TOWER
+    print(f"questions: {questions}", flush=True)
     choice = load_reader(settings, enc)
     if choice.reader is None:
         raise SystemExit(f"no reader: {choice.answering}")

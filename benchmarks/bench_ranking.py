@@ -41,10 +41,10 @@ from qa.index.build import build_index  # noqa: E402
 from qa.index.store import IndexData, load_index  # noqa: E402
 from qa.lang.text import fold  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
-from qa.model.query import fast_query_encoder  # noqa: E402
 from qa.search.hybrid import Retriever  # noqa: E402
 from qa.search.learned import RankModel, load_ranker  # noqa: E402
 from qa.search.stored_queries import StoredQueries  # noqa: E402
+from qa.startup import load_query_encoder  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 MODES = ("dense", "lexical", "fused", "learned")
@@ -140,7 +140,11 @@ def main() -> None:
     except ModelError as e:
         print(f"no learned ranking ({e})", flush=True)
         ranker = None
-    queries = StoredQueries(fast_query_encoder(enc), work / "questions.npz")
+    # the question vectors the product makes (QA_QUERY_TOWER: the shipped tower by default)
+    query_encoder, questions = load_query_encoder(settings, enc, log=lambda m: None)
+    print(f"questions: {questions}", file=sys.stderr, flush=True)
+    tag = getattr(query_encoder, "query_name", enc.name).partition("+")[2]
+    queries = StoredQueries(query_encoder, work / (f"questions-{tag}.npz" if tag else "questions.npz"))
     index = load_index(work / "index")
     print(f"index: {index.manifest.counts}", flush=True)
     sets: list[tuple[str, Retriever, list[EvalItem], bool]] = []

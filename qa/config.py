@@ -86,6 +86,7 @@ class Settings:
                 cache_dir=Path(cache).expanduser() if cache else None,
                 threads=e.number("QA_THREADS", m.threads, low=0),
                 fast_query=e.flag("QA_FAST_QUERY", m.fast_query),
+                query_tower=e.text("QA_QUERY_TOWER", m.query_tower),
                 offline=e.flag("HF_HUB_OFFLINE", m.offline),
             ),
             build=replace(

@@ -81,7 +81,8 @@ class QAService:
 
     def __init__(self, data: IndexData, encoder: Encoder, settings: Settings,
                  query_encoder: Encoder | None = None, reader: SpanReader | None = None,
-                 decision: Decision | None = None, signature: str = "", answering: str = "") -> None:
+                 decision: Decision | None = None, signature: str = "", answering: str = "",
+                 questions: str = "") -> None:
         self.encoder = encoder
         self.settings = settings
         self._arrivals = Arrivals()  # asks not yet at the encoder: the batch waits only for those
@@ -94,6 +95,7 @@ class QAService:
         self.ranker = ranker_for(settings.ranking)  # QA_RANKING=learned: the learned re-ranking (hash-checked)
         # what answers, shown by /healthz: the reader, or the sentence rules and why
         self.answering = answering or ("reader" if reader is not None else "sentence rules")
+        self.questions = questions or "the model's own vectors"  # or the tuned question tower (qa.model.tower)
         self.reloads = 0
         self.reload_error = ""  # why the newest index on disk is not served ("" when it is)
         self._reload_lock = threading.Lock()
@@ -234,6 +236,7 @@ class QAService:
             "loaded_at": snap.loaded_at,
             "reloads": self.reloads,
             "answering": self.answering,
+            "question_vectors": self.questions,
         }
         if self.reload_error:
             out["reload_error"] = self.reload_error

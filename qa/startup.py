@@ -66,13 +66,10 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
         encoder = load_encoder(settings.model)
     log("Loading the index…")
     data = ensure_index(settings, encoder, log, progress, bar)
-    if query_encoder is None and settings.model.fast_query:
-        # a traced copy of the same model embeds questions ~2x faster (identical vectors); a no-op
-        # for other encoders
-        from qa.model.query import fast_query_encoder
-
+    questions = "the model's own vectors"
+    if query_encoder is None:
         log("Preparing the question encoder…")
-        query_encoder = fast_query_encoder(encoder)
+        query_encoder, questions = load_query_encoder(settings, encoder, log)
     if reader is None:
         log("Loading the reader…")
     choice = reader or load_reader(settings, encoder, log)
@@ -83,7 +80,44 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
     except QAError:
         signature = ""
     return QAService(data, encoder, settings, query_encoder=query_encoder, reader=choice.reader,
-                     decision=choice.decision, signature=signature, answering=choice.answering)
+                     decision=choice.decision, signature=signature, answering=choice.answering,
+                     questions=questions)
+
+
+def load_query_encoder(settings: Settings, encoder: Encoder,
+                       log: Callable[[str], None] = _log_default) -> tuple[Encoder, str]:
+    """The question encoder and, for the log and /healthz, which vectors it makes.
+
+    The shipped question tower (QA_QUERY_TOWER=default) continues the embedded model's own layers: with
+    another model, or when its files do not load, questions get the model's own vectors and the log
+    says why. A QA_QUERY_TOWER folder that does not load is an error: the operator asked for it. The
+    traced copy (QA_FAST_QUERY) embeds a question ~2x faster with the same vectors.
+    """
+    from qa.model.query import TracedQueryEncoder, fast_query_encoder
+    from qa.model.tower import SHIPPED, load_tower
+
+    choice = settings.model.query_tower
+    tower = None
+    questions = "the model's own vectors"
+    if choice == "off":
+        questions += ": QA_QUERY_TOWER=off"
+    elif not hasattr(encoder, "model") or encoder.name != DEFAULT_MODEL:
+        questions += f": the question tower continues the embedded model, not {encoder.name}"
+    else:
+        folder = SHIPPED if choice == "default" else Path(choice)
+        try:
+            tower = load_tower(encoder, folder)
+            questions = f"question tower {tower.config.tag} ({folder})"
+        except ModelError as e:
+            if choice != "default":
+                raise
+            questions += f": the shipped question tower did not load ({e})"
+    log(f"Questions: {questions}")
+    if settings.model.fast_query:
+        return fast_query_encoder(encoder, tower), questions
+    if tower is not None:
+        return TracedQueryEncoder(encoder, tower, trace=False), questions
+    return encoder, questions
 
 
 def load_reader(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default) -> ReaderChoice:

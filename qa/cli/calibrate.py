@@ -33,9 +33,9 @@ def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
     from qa.cli.reader import load_items
     from qa.eval.data import load_qa_file, select
     from qa.model.encoder import load_encoder
-    from qa.model.query import fast_query_encoder
     from qa.reader.read import reader_for
     from qa.search.hybrid import Retriever
+    from qa.startup import load_query_encoder
 
     t0 = time.perf_counter()
     groups: list[tuple[str, list[Any]]] = []
@@ -57,7 +57,9 @@ def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
         root = Path(args.work) if args.work else Path(tmp)
         index = calibration_index(shown, Path(args.docs) if seed_sets else None, root, enc, settings)
         # every passage read: the decision learns from all of them (the product may stop early)
-        answerer = Answerer(index, Retriever(index, fast_query_encoder(enc)), AnswerParams(early_stop=None), reader)
+        # the question vectors the product makes (QA_QUERY_TOWER): the decision reads their cosines
+        query_encoder, _ = load_query_encoder(settings, enc, log=lambda m: None)
+        answerer = Answerer(index, Retriever(index, query_encoder), AnswerParams(early_stop=None), reader)
         for name, items in [*groups, *seed_sets]:
             with bar(not args.quiet, f"Asking ({name})", "questions") as cb:
                 examples += gather(answerer, items, name, cb)

@@ -355,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qa.cli.rank import add_parser as add_rank_parser
 
     add_rank_parser(sub)
+    from qa.cli.tower import add_parser as add_tower_parser
+
+    add_tower_parser(sub)
     return p
 
 

@@ -50,10 +50,10 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from qa.index.build import build_index
     from qa.index.store import load_index
     from qa.model.encoder import load_encoder
-    from qa.model.query import fast_query_encoder
     from qa.search.learned import save_ranker
     from qa.search.rank_train import TrainOptions, train, training_docs
     from qa.search.stored_queries import StoredQueries
+    from qa.startup import load_query_encoder
 
     if not args.data_all and not args.data:
         raise QAError("give the training questions: --data-all FILE (whole) and/or --data FILE (its train split)")
@@ -78,7 +78,11 @@ def cmd_rank(args: argparse.Namespace) -> int:
     if missing:
         raise QAError(f"{index_dir} lacks {len(missing)} of the training paragraphs; build it from them "
                       "(leave --index out) or use benchmarks/bench_ranking.py's index")
-    queries = StoredQueries(fast_query_encoder(enc), work / "questions.npz")
+    # the question vectors the product makes (QA_QUERY_TOWER: the shipped tower by default)
+    query_encoder, questions = load_query_encoder(settings, enc, log=lambda m: None)
+    print(f"questions: {questions}", file=sys.stderr, flush=True)
+    tag = getattr(query_encoder, "query_name", enc.name).partition("+")[2]
+    queries = StoredQueries(query_encoder, work / (f"questions-{tag}.npz" if tag else "questions.npz"))
     try:
         model = train(index, queries, items, o, training_docs(items), _log)
     finally:

@@ -38,6 +38,7 @@ class ModelOptions:
     cache_dir: Path | None = None  # where the converted default lives; None = the per-user cache
     threads: int = 0  # torch threads; 0 = every core
     fast_query: bool = True  # questions through a traced copy of the model (same vectors, ~2x faster)
+    query_tower: str = "default"  # questions through tuned top layers (qa.model.tower): default, off or a folder
     offline: bool = False  # HF_HUB_OFFLINE is set: a hub id cannot be downloaded
 
 

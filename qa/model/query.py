@@ -2,10 +2,13 @@
 
 `TracedQueryEncoder` embeds a short question in about half the time of
 `SentenceTransformer.encode_query` (per-op dispatch, not arithmetic, dominates at ~15 tokens) with
-the same vectors (cosine 0.9999999); documents still go through sentence-transformers. A
-long-running service and `qa ask` both use it through `open_service`::
+the same vectors (cosine 0.9999999); documents still go through sentence-transformers. Given a
+question tower (`qa.model.tower`: the top layers retrained for questions), it traces that instead,
+so questions get the tuned vectors while passages keep the model's. A long-running service and
+`qa ask` both use it through `open_service`::
 
     query_encoder = fast_query_encoder(load_encoder())    # the encoder itself if tracing fails
+    tuned = fast_query_encoder(encoder, load_tower(encoder))
 """
 
 from __future__ import annotations
@@ -18,47 +21,56 @@ import numpy as np
 
 from qa.lang.text import nfc
 from qa.model.encoder import Encoder, Span, encode_with_spans, quiet_transformers
+from qa.model.tower import Tower
 
 
 class TracedQueryEncoder:
     """Queries through a frozen TorchScript trace of the model's transformer, documents as before.
 
     Only for the usual layout (transformer → mean pooling → normalize, as the default model has);
-    `traced` is False, and queries go through sentence-transformers, when tracing fails or the
-    trace disagrees with the model on a check batch (`reason` says why).
+    `traced` is False when tracing fails or the trace disagrees with the model on a check batch
+    (`reason` says why): queries then go through sentence-transformers, or through the eager
+    tower when there is one (its vectors must not silently become the plain model's).
+    `query_name` names the question vectors (the model's name, plus the tower's tag).
     """
 
-    def __init__(self, documents: Any) -> None:
+    def __init__(self, documents: Any, tower: Tower | None = None, trace: bool = True) -> None:
         self.documents = documents
         self.name, self.dimension, self.profile = documents.name, documents.dimension, documents.profile
+        self.tower = tower
+        self.query_name = documents.name + (f"+{tower.config.tag}" if tower else "")
         self._prefix: str = documents.profile_info.query_prefix
         self._lock = threading.Lock()
         self._module: Any = None
+        self.traced = False
         self.reason = ""
-        try:
-            with quiet_transformers():
-                self._module = self._trace()
-        except Exception as e:  # tracing can fail in many ways (unsupported ops, torch versions)
-            self.reason = f"{e.__class__.__name__}: {str(e)[:200]}"
-            self._module = None
-
-    @property
-    def traced(self) -> bool:
-        return self._module is not None
-
-    def _trace(self) -> Any:
-        import torch
-
         st = self.documents.model
         mods = list(st)
         pool = mods[1] if len(mods) > 1 else None
         mean = getattr(pool, "pooling_mode", None) == "mean" or getattr(pool, "pooling_mode_mean_tokens", False)
         device = str(getattr(st, "device", "?"))
-        if not (2 <= len(mods) <= 3 and hasattr(mods[0], "auto_model") and mean
-                and getattr(pool, "include_prompt", True) and device == "cpu"):
-            raise ValueError(f"unsupported layout {[type(m).__name__ for m in mods]} on {device}")
         self._tokenizer, self._max_len = st.tokenizer, int(st.max_seq_length)
         self._normalize = len(mods) == 3
+        if not (2 <= len(mods) <= 3 and hasattr(mods[0], "auto_model") and mean
+                and getattr(pool, "include_prompt", True) and device == "cpu"):
+            self.reason = f"unsupported layout {[type(m).__name__ for m in mods]} on {device}"
+            if tower is not None:  # a tower exists only for the embedded model, whose layout this is
+                raise ValueError(f"the question tower cannot run on this model: {self.reason}")
+            return
+        if not trace:
+            self.reason = "not traced (QA_FAST_QUERY=off)"
+            self._module = tower.net if tower is not None else None
+            return
+        try:
+            with quiet_transformers():
+                self._module = self._trace(mods)
+            self.traced = True
+        except Exception as e:  # tracing can fail in many ways (unsupported ops, torch versions)
+            self.reason = f"{e.__class__.__name__}: {str(e)[:200]}"
+            self._module = tower.net if tower is not None else None
+
+    def _trace(self, mods: list[Any]) -> Any:
+        import torch
 
         class Hidden(torch.nn.Module):
             def __init__(self, model: Any) -> None:
@@ -71,15 +83,21 @@ class TracedQueryEncoder:
         # a padded batch of two lengths, so the trace keeps the attention-mask path
         check = ["Ai chủ trì hội nghị?", "Thành phố Hải Phòng có bao nhiêu quận, huyện vào năm 2018?"]
         batch = self._batch(check)
+        eager = self.tower.net if self.tower is not None else Hidden(mods[0].auto_model).eval()
+        if self.tower is not None:
+            self._module = eager
+            want = self._run(check)  # the eager tower: what the trace must reproduce
+        else:
+            want = self.documents.encode_queries(check)
         # transformers' attention code turns two shape tests into constants while tracing (is the
         # mask None, does the key length exceed the mask); both hold for every padded batch we pass,
         # and the check below compares the trace with the model anyway, so the warnings are noise
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = torch.jit.trace(Hidden(mods[0].auto_model).eval(), batch, check_trace=False)
+            module = torch.jit.trace(eager, batch, check_trace=False)
             module = torch.jit.optimize_for_inference(torch.jit.freeze(module))
         self._module = module
-        got, want = self._run(check), self.documents.encode_queries(check)
+        got = self._run(check)
         if float((got * want).sum(axis=1).min()) < 0.9999:
             raise ValueError("the trace disagrees with the model")
         return module
@@ -116,15 +134,16 @@ class TracedQueryEncoder:
         return encode_with_spans(self.documents, texts, spans_per_text, progress)
 
 
-def fast_query_encoder(encoder: Encoder) -> Encoder:
-    """The fastest query encoder for a loaded `encoder` in a long-running process (same vectors).
+def fast_query_encoder(encoder: Encoder, tower: Tower | None = None) -> Encoder:
+    """The fastest query encoder for a loaded `encoder` in a long-running process.
 
-    A traced copy of a sentence-transformers model; any other encoder (or a failed trace) is
-    returned unchanged. `open_service` uses it unless `ModelOptions.fast_query` is off.
+    A traced copy of a sentence-transformers model (same vectors), or of `tower` over it (the tuned
+    question vectors; eager when tracing fails); any other encoder, or a failed trace without a
+    tower, is returned unchanged. `open_service` uses it unless `ModelOptions.fast_query` is off.
     """
     if isinstance(encoder, TracedQueryEncoder):
         return encoder
     if not hasattr(encoder, "model") or not hasattr(encoder, "profile_info"):
         return encoder
-    traced = TracedQueryEncoder(encoder)
-    return traced if traced.traced else encoder
+    traced = TracedQueryEncoder(encoder, tower)
+    return traced if traced.traced or tower is not None else encoder

@@ -38,10 +38,12 @@ class StoredQueries:
     def __init__(self, encoder: Encoder, path: Path) -> None:
         self.encoder, self.path = encoder, path
         self.name, self.dimension, self.profile = encoder.name, encoder.dimension, encoder.profile
+        # a tuned question tower makes other vectors from the same model: the file keys on both
+        self.query_name: str = getattr(encoder, "query_name", encoder.name)
         self.table: dict[str, np.ndarray] = {}
         if path.is_file():
             with np.load(path, allow_pickle=False) as f:
-                if str(f["model"]) == encoder.name and f["vectors"].shape[1:] == (encoder.dimension,):
+                if str(f["model"]) == self.query_name and f["vectors"].shape[1:] == (encoder.dimension,):
                     self.table = dict(zip(f["texts"].tolist(), f["vectors"], strict=True))
         self.added = 0
 
@@ -67,6 +69,6 @@ class StoredQueries:
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         texts = list(self.table)
         vectors = np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
-        np.savez(tmp, model=np.array(self.name), texts=np.array(texts, dtype=str), vectors=vectors)
+        np.savez(tmp, model=np.array(self.query_name), texts=np.array(texts, dtype=str), vectors=vectors)
         os.replace(tmp, self.path)
         self.added = 0
