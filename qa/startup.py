@@ -112,7 +112,8 @@ def load_query_encoder(settings: Settings, encoder: Encoder,
             if choice != "default":
                 raise
             questions += f": the shipped question tower did not load ({e})"
-    log(f"Questions: {questions}")
+    if tower is not None or choice != "default" or "did not load" in questions:
+        log(f"Questions: {questions}")  # another model's plain vectors are its own: said in /healthz only
     if settings.model.fast_query:
         return fast_query_encoder(encoder, tower), questions
     if tower is not None:

@@ -141,6 +141,30 @@ def vietnamese_share(text: str) -> float:
     return sum(words) / len(words) if words else 1.0
 
 
+_VOWEL = re.compile("[aeiouy]")
+MIN_VIETNAMESE = 0.5  # below this share of Vietnamese-looking words a question is taken as English
+
+
+def looks_english(text: str) -> bool:
+    """True when under half of a text's words look Vietnamese. Judged on the words' folded shapes, so a
+    question and its diacritics-restored copy (restoration can put accents on English words) are
+    judged alike; names, numbers, acronyms and vowel-less shorthand (nd, tp, bn) do not count.
+
+    >>> looks_english("Who chaired the Party conference?"), looks_english("Whó chảired thé Party conférence?")
+    (True, True)
+    >>> looks_english("thu nd 2016 bn"), looks_english("James W. Gerard là ai?"), looks_english("ctich ubnd tp la ai")
+    (False, False, False)
+    """
+    words = []
+    for i, t in enumerate(tokenize(text)):
+        typed = text[t.start:t.end]
+        if (t.folded.isdigit() or (len(typed) > 1 and typed.isupper()) or (i > 0 and typed[0].isupper())
+                or not _VOWEL.search(t.folded)):
+            continue
+        words.append(_SYLLABLE.fullmatch(t.folded) is not None)
+    return bool(words) and sum(words) / len(words) < MIN_VIETNAMESE
+
+
 def trim_span(text: str, a: int, b: int) -> tuple[int, int]:
     """Shrink [a, b) past surrounding whitespace: `trim_span("  ab ", 0, 5) == (2, 4)`."""
     while a < b and text[a].isspace():

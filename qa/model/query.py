@@ -4,7 +4,8 @@
 `SentenceTransformer.encode_query` (per-op dispatch, not arithmetic, dominates at ~15 tokens) with
 the same vectors (cosine 0.9999999); documents still go through sentence-transformers. Given a
 question tower (`qa.model.tower`: the top layers retrained for questions), it traces that instead,
-so questions get the tuned vectors while passages keep the model's. A long-running service and
+so questions get the tuned vectors while passages keep the model's (an English question keeps the
+model's own: the tower learned from Vietnamese ones). A long-running service and
 `qa ask` both use it through `open_service`::
 
     query_encoder = fast_query_encoder(load_encoder())    # the encoder itself if tracing fails
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.lang.text import nfc
+from qa.lang.text import looks_english, nfc
 from qa.model.encoder import Encoder, Span, encode_with_spans, quiet_transformers
 from qa.model.tower import Tower
 
@@ -49,7 +50,6 @@ class TracedQueryEncoder:
         pool = mods[1] if len(mods) > 1 else None
         mean = getattr(pool, "pooling_mode", None) == "mean" or getattr(pool, "pooling_mode_mean_tokens", False)
         device = str(getattr(st, "device", "?"))
-        self._tokenizer, self._max_len = st.tokenizer, int(st.max_seq_length)
         self._normalize = len(mods) == 3
         if not (2 <= len(mods) <= 3 and hasattr(mods[0], "auto_model") and mean
                 and getattr(pool, "include_prompt", True) and device == "cpu"):
@@ -57,6 +57,7 @@ class TracedQueryEncoder:
             if tower is not None:  # a tower exists only for the embedded model, whose layout this is
                 raise ValueError(f"the question tower cannot run on this model: {self.reason}")
             return
+        self._tokenizer, self._max_len = st.tokenizer, int(st.max_seq_length)
         if not trace:
             self.reason = "not traced (QA_FAST_QUERY=off)"
             self._module = tower.net if tower is not None else None
@@ -124,7 +125,19 @@ class TracedQueryEncoder:
             return np.zeros((0, self.dimension), np.float32)
         if self._module is None:
             return self.documents.encode_queries(texts)
-        return self._run(texts)  # a question and its restored form: one padded batch
+        if self.tower is None:
+            return self._run(texts)  # a question and its restored form: one padded batch
+        # the tower learned from Vietnamese questions only: an English one keeps the model's own vectors
+        english = [looks_english(t) for t in texts]
+        if not any(english):
+            return self._run(texts)
+        out = np.zeros((len(texts), self.dimension), np.float32)
+        plain = [i for i, e in enumerate(english) if e]
+        tuned = [i for i, e in enumerate(english) if not e]
+        out[plain] = self.documents.encode_queries([texts[i] for i in plain])
+        if tuned:
+            out[tuned] = self._run([texts[i] for i in tuned])
+        return out
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self.documents.encode_documents(texts, progress)

@@ -28,14 +28,13 @@ from qa.index.engines.base import Candidates, RowSearch, SearchRequest
 from qa.index.engines.inprocess import InProcessBackend
 from qa.index.engines.sparse import LexicalQuery
 from qa.index.store import IndexData
-from qa.lang.text import vietnamese_share
+from qa.lang.text import MIN_VIETNAMESE, vietnamese_share
 from qa.model.encoder import Encoder
 from qa.schema import Hit
 from qa.search.features import QuestionTerms, TermCache, candidate_features
 from qa.search.learned import RankModel
 from qa.search.query import Query, QueryPreparer, accent_ratio
 
-MIN_VIETNAMESE = 0.5  # below this share of Vietnamese-looking words a question is taken as English
 
 
 @dataclass(frozen=True)
