@@ -36,7 +36,6 @@ from qa.search.learned import RankModel
 from qa.search.query import Query, QueryPreparer, accent_ratio
 
 
-
 @dataclass(frozen=True)
 class FusionParams:
     """Tuned on tests/data/seed_dev.json (see `qa eval` and benchmarks/tune.py --grid)."""
