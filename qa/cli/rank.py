@@ -88,6 +88,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
     finally:
         queries.save()
     model = replace(model, meta={**model.meta, "data": [Path(f).name for f in args.data_all + args.data],
+                                 # its cosine features were learned on these question vectors
+                                 "question_vectors": questions.split(" (")[0],
                                  "seconds": round(time.perf_counter() - t0, 1)})
     path = save_ranker(model, Path(args.out))
     _log(f"wrote {path} in {time.perf_counter() - t0:.0f} s")

@@ -13,6 +13,8 @@ from qa.config import Settings
 from qa.errors import ConfigError, ModelError
 from qa.index.build import build_index
 from qa.index.store import load_index
+from qa.model.tower import SHIPPED as TOWER
+from qa.model.tower import TowerConfig
 from qa.search.features import FEATURES
 from qa.search.hybrid import Retriever
 from qa.search.learned import WEIGHTS, RankingSettings, RankModel, load_ranker, ranker_for, save_ranker
@@ -108,3 +110,10 @@ def test_an_english_question_keeps_the_hand_order(retriever: Retriever) -> None:
     retriever.ranker = reverse
     assert ids(retriever, english) == hand[english]
     assert ids(retriever, plain) != hand[plain]
+
+
+def test_shipped_ranker_loads_and_was_fitted_on_the_shipped_question_vectors() -> None:
+    model = load_ranker()  # hash-checked, features as computed today
+    assert model.features == FEATURES and model.top_k == 20
+    # its cosine features were learned on the tower's vectors: a retrained tower needs a retrained ranker
+    assert model.meta["question_vectors"] == f"question tower {TowerConfig.read(TOWER).tag}"
