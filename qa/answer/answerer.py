@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from qa.answer.answertype import AnswerType, expected_type, has_type
 from qa.answer.decide import Decision, Evidence
-from qa.answer.evidence import missing_evidence
+from qa.answer.evidence import Lack, missing_evidence
 from qa.answer.rules import RuleParams, SentenceRules
 from qa.answer.terms import QuestionTerms, question_spellings, term_highlights
 from qa.index.store import IndexData
@@ -155,15 +155,25 @@ class Answerer:
         chunk = self.index.chunks[best.hit.chunk_id]
         text = self.index.documents[chunk.doc_id].text
         s, e = best.span
-        if self.params.evidence_checks:
-            lacking = missing_evidence(result.query.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
-                                       vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
-            if lacking is not None:
-                return None, confidence, lacking.message_vi()
+        lacking = self.veto(result, terms, best)
+        if lacking is not None:
+            return None, confidence, lacking.message_vi()
         r = best.reading
         phrase = Phrase(text[r.start : r.end], r.start, r.end) if s <= r.start < r.end <= e else None
         span = AnswerSpan(text[s:e], chunk.doc_id, s, e, round(confidence, 4), phrase, outcome == "tentative")
         return (span, best.hit.chunk_id), confidence, ""
+
+    def veto(self, result: SearchResult, terms: QuestionTerms, j: Judged) -> Lack | None:
+        """What the answer sentence of a reading lacks that the question gives (qa.answer.evidence, the
+        checks of `evidence_checks`), or None: a veto turns the answer into an abstention whatever its
+        probability, so calibration counts it too."""
+        if not self.params.evidence_checks:
+            return None
+        chunk = self.index.chunks[j.hit.chunk_id]
+        text = self.index.documents[chunk.doc_id].text
+        s, e = j.span
+        return missing_evidence(result.query.restored, text[s:e], chunk.text, self.index.lexical.has_phrase,
+                                vietnamese=terms.vietnamese, checks=self.params.evidence_checks)
 
     # --- without a reader ------------------------------------------------------------------------
 

@@ -62,3 +62,17 @@ def test_outcomes_follow_the_cut_points() -> None:
     assert [d.outcome(p) for p in (0.95, d.sure_at, 0.3, d.answer_at, 0.01)] == \
         ["answer", "answer", "tentative", "tentative", "abstain"]
     assert highest_cut([0.2, 0.4, 0.6, 0.8], budget=0.25) == 0.4 and highest_cut([], 0.05) == 0.0
+
+
+def test_vetoed_answers_count_against_the_budget() -> None:
+    """A check that refuses an answer refuses it at any probability: the cut must leave room for those."""
+    plain = examples(5)
+    rng = np.random.default_rng(6)
+    vetoed = [Example("wiki", True, (ev(4.0 + rng.normal()),), (True,), (True,)) for _ in range(9)]
+    free = fit_decision(plain, budget=0.04)
+    held = fit_decision(plain + vetoed, budget=0.04)
+    r = report(held, plain + vetoed)
+    assert held.answer_at < free.answer_at
+    assert r["wiki:false_abstention"] <= 0.04  # 9 vetoed of 309 answerable, and the rest below the cut
+    assert report(free, plain + vetoed)["wiki:false_abstention"] > 0.04  # ignoring them overspends
+    assert highest_cut([0.9, 0.8, 0.3, 0.05], budget=0.5, refused=1) == 0.3
