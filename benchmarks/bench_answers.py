@@ -35,6 +35,7 @@ from qa.answer.evidence import ALL_CHECKS  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.eval.data import EvalItem, load_qa_file, select, write_paragraph_docs  # noqa: E402
 from qa.eval.evaluate import evaluate  # noqa: E402
+from qa.eval.metrics import ece  # noqa: E402
 from qa.index.build import build_index  # noqa: E402
 from qa.index.store import IndexData, load_index  # noqa: E402
 from qa.model.encoder import load_encoder  # noqa: E402
@@ -133,20 +134,31 @@ def main() -> None:
         configs += [(f"reader +{c}", replace(base, evidence_checks=frozenset({c})), True) for c in sorted(ALL_CHECKS)]
         configs.append(("reader +all", replace(base, evidence_checks=ALL_CHECKS), True))
     retrievers = {id(d): Retriever(d, query_enc) for _, d, _, _ in sets}
+    # the rules answer with the model's own vectors, as the product gives them (qa.startup)
+    rules_enc, _ = load_query_encoder(settings, enc, log=lambda m: None, rules=True)
+    rules_retrievers = {id(d): Retriever(d, rules_enc) for _, d, _, _ in sets}
     reader = MemoReader(choice.reader)
     print(f"reader: {choice.answering}; answer at P ≥ {choice.decision.answer_at:.3f}" if choice.decision else "")
     print("ms/q: the median ask; after a set's first configuration the readings are reused (MemoReader)")
     print(f"{'':30}" + "".join(f"{c[:9]:>9}" for c in COLS))
+    shown_of: dict[tuple[str, str], list[tuple[float, bool]]] = {}  # (file, config) -> shown answers
     for set_name, data, items, exclude in sets:
         if args.sets and not any(set_name.startswith(s) for s in args.sets):
             continue
         print(f"{set_name} ({len(items)} questions)")
         for cfg_name, params, with_reader in configs:
-            a = Answerer(data, retrievers[id(data)], params, reader if with_reader else None,
+            a = Answerer(data, (retrievers if with_reader else rules_retrievers)[id(data)], params,
+                         reader if with_reader else None,
                          choice.decision if with_reader else None)
             svc = Svc(data, a, exclude)
             report = evaluate(svc, items)
             row(cfg_name, report["overall"], 1000 * sorted(svc.seconds)[len(svc.seconds) // 2])
+            shown = [(r["confidence"], r["answerable"] and r["highlight_hit"]) for r in report["rows"]
+                     if not r["abstained"]]
+            shown_of.setdefault((set_name.rsplit(" ", 1)[0], cfg_name), []).extend(shown)
+            if set_name.endswith(" unanswerable"):  # the answers users see from both halves together
+                both = shown_of[(set_name.rsplit(" ", 1)[0], cfg_name)]
+                print(f"  {cfg_name + ', ECE of test + unanswerable':50} {ece(both):.3f}  ({len(both)} shown)")
         reader.memo.clear()  # a set's readings are not asked again
 
 

@@ -66,13 +66,13 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
         encoder = load_encoder(settings.model)
     log("Loading the index…")
     data = ensure_index(settings, encoder, log, progress, bar)
-    questions = "the model's own vectors"
-    if query_encoder is None:
-        log("Preparing the question encoder…")
-        query_encoder, questions = load_query_encoder(settings, encoder, log)
     if reader is None:
         log("Loading the reader…")
     choice = reader or load_reader(settings, encoder, log)
+    questions = "the model's own vectors"
+    if query_encoder is None:
+        log("Preparing the question encoder…")
+        query_encoder, questions = load_query_encoder(settings, encoder, log, rules=choice.reader is None)
     signature = manifest_signature(settings.index_dir)
     try:
         if read_manifest(settings.index_dir) != data.manifest:
@@ -84,14 +84,17 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
                      questions=questions)
 
 
-def load_query_encoder(settings: Settings, encoder: Encoder,
-                       log: Callable[[str], None] = _log_default) -> tuple[Encoder, str]:
+def load_query_encoder(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,
+                       rules: bool = False) -> tuple[Encoder, str]:
     """The question encoder and, for the log and /healthz, which vectors it makes.
 
     The shipped question tower (QA_QUERY_TOWER=default) continues the embedded model's own layers: with
     another model, or when its files do not load, questions get the model's own vectors and the log
-    says why. A QA_QUERY_TOWER folder that does not load is an error: the operator asked for it. The
-    traced copy (QA_FAST_QUERY) embeds a question ~2x faster with the same vectors.
+    says why. So they do when the sentence rules answer (`rules`: no reader): their thresholds are
+    cosines of the model's own vectors, which the tower's sit below (with it, false abstentions of the
+    rules rose from 16 to 60 % on UIT-ViQuAD dev). A QA_QUERY_TOWER folder that does not load is an
+    error: the operator asked for it. The traced copy (QA_FAST_QUERY) embeds a question ~2x faster
+    with the same vectors.
     """
     from qa.model.query import TracedQueryEncoder, fast_query_encoder
     from qa.model.tower import SHIPPED, load_tower
@@ -103,6 +106,9 @@ def load_query_encoder(settings: Settings, encoder: Encoder,
         questions += ": QA_QUERY_TOWER=off"
     elif not hasattr(encoder, "model") or encoder.name != DEFAULT_MODEL:
         questions += f": the question tower continues the embedded model, not {encoder.name}"
+    elif rules:
+        questions += ": the sentence rules answer, and their thresholds are the model's own cosines"
+        choice = "rules"  # said in the log: the shipped tower is not used
     else:
         folder = SHIPPED if choice == "default" else Path(choice)
         try:

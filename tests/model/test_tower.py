@@ -19,7 +19,7 @@ from qa.model.query import TracedQueryEncoder, fast_query_encoder
 from qa.model.tower import SHIPPED, TowerConfig, build_tower, load_tower, save_tower
 from qa.search.stored_queries import StoredQueries
 from qa.search.tower_train import TowerOptions, examples, train_tower
-from qa.startup import load_query_encoder
+from qa.startup import load_query_encoder, open_service
 
 pytestmark = pytest.mark.model
 
@@ -83,6 +83,15 @@ def test_default_uses_the_shipped_tower(encoder) -> None:
     assert why.startswith("question tower qt") and getattr(query, "tower", None) is not None
 
 
+def test_the_sentence_rules_get_the_models_own_vectors(encoder) -> None:
+    """Without a reader the rules answer, by cosine thresholds set on the model's own vectors."""
+    logged: list[str] = []
+    query, why = load_query_encoder(Settings.from_env({}), encoder, log=logged.append, rules=True)
+    assert getattr(query, "tower", None) is None and "sentence rules" in why and logged == [f"Questions: {why}"]
+    q = "Thủ thư trưởng là ai?"
+    assert float(query.encode_queries([q])[0] @ encoder.encode_queries([q])[0]) > 0.9999
+
+
 def test_training_moves_questions_toward_their_paragraphs(encoder, tmp_path: Path) -> None:
     paragraphs = {
         "Thư viện quận Lê Chân mở cửa từ 7 giờ 30. Thủ thư trưởng là bà Phạm Thu Hằng.": [
@@ -114,3 +123,14 @@ def test_training_moves_questions_toward_their_paragraphs(encoder, tmp_path: Pat
     resumed = train_tower(build_tower(encoder.model[0].auto_model, 1), encoder.model.tokenizer, "query: ", index,
                           items, options, tmp_path, resume=True)
     assert resumed["epochs"] == trained["epochs"]
+
+
+def test_a_service_answering_by_the_rules_asks_with_the_models_own_vectors(encoder, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "thu-vien.md").write_text("# Thư viện quận Lê Chân\n\nThủ thư trưởng là bà Phạm Thu Hằng.\n", "utf-8")
+    settings = Settings(docs_dir=docs, index_dir=tmp_path / "index", reader="off")
+    svc = open_service(settings, encoder=encoder, log=lambda m: None, progress=False)
+    status = svc.status()
+    assert status["answering"] == "sentence rules: QA_READER=off" and "sentence rules" in status["question_vectors"]
+    assert svc.ask("Thủ thư trưởng là ai?").answer is not None
