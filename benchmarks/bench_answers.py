@@ -14,8 +14,10 @@ Sets (every figure printed per set and configuration):
                         (seed_dev helped fit the decision; seed_holdout did not).
 Configurations: `reader` (the shipped defaults), `rules` (no reader: the sentence rules), with --read N
 the reader reading N passages, and with --ablate `reader, no checks` (the decision alone), `reader +<check>`
-for each check of qa.answer.evidence as the only veto (and `reader +all`): a check is kept only if it
-helps on these sets (the default vetoes on `number` and `name`).
+for each check of qa.answer.evidence as the only one (and `reader +all`): a check is kept only if it
+helps on these sets (with the reader, `number` and `name` are features of the decision; the others
+count only as the rules' vetoes). Each file's answers shown for its test and unanswerable questions
+together also get one ECE line (the mix the decision was calibrated on).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class Svc:
 
 class MemoReader:
     """The reader with its readings kept per (question, passage): configurations that differ only after
-    reading (the vetoes, how many passages are read) then cost retrieval only, not the reader again."""
+    reading (the checks, how many passages are read) then cost retrieval only, not the reader again."""
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.memo = inner, {}  # type: ignore[var-annotated]

@@ -18,9 +18,11 @@ questions given (one per domain), so no domain pays for another.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from qa.answer.answerer import Answerer, Judged
 from qa.answer.answertype import expected_type
@@ -41,7 +43,6 @@ class Example:
     answerable: bool
     evidence: tuple[Evidence, ...]
     right: tuple[bool, ...]
-    vetoed: tuple[bool, ...] = ()  # an evidence check refuses the candidate (qa.answer.evidence); () for none
 
 
 def _labels(answerer: Answerer, judged: list[Judged], gold: list[tuple[str, int, int]]) -> tuple[bool, ...]:
@@ -64,9 +65,7 @@ def ask_examples(answerer: Answerer, item: EvalItem, group: str) -> list[Example
         judged = answerer.judge(result, terms, expected_type(result.query.restored)) if result.hits else []
         gold = [] if leave_out else gold_spans(answerer.index.documents, item)
         answerable = bool(item.answers) and not leave_out
-        vetoed = tuple(answerer.veto(result, terms, j) is not None for j in judged)
-        out.append(Example(group, answerable, tuple(j.evidence for j in judged), _labels(answerer, judged, gold),
-                           vetoed))
+        out.append(Example(group, answerable, tuple(j.evidence for j in judged), _labels(answerer, judged, gold)))
     return out
 
 
@@ -81,72 +80,78 @@ def gather(answerer: Answerer, items: Sequence[EvalItem], group: str,
     return out
 
 
-def highest_cut(probabilities: Sequence[float], budget: float, refused: int = 0) -> float:
-    """The highest cut t such that at most `budget` of the answerable questions are refused: those
-    below t, plus `refused` questions an evidence check refuses whatever t is (not in `probabilities`).
-
-    >>> p = [0.9, 0.8, 0.3, 0.05]
-    >>> highest_cut(p, budget=0.5), highest_cut(p, budget=0.5, refused=1)   # 2 of 4 may fall below; 1 of 5
-    (0.8, 0.3)
-    """
+def highest_cut(probabilities: Sequence[float], budget: float) -> float:
+    """The highest cut t such that at most `budget` of the answerable questions fall below it."""
     ps = sorted(probabilities)
     if not ps:
         return 0.0
-    allowed = int(math.floor(budget * (len(ps) + refused) + 1e-9)) - refused  # may still fall below t
-    return ps[min(max(allowed, 0), len(ps) - 1)]
-
-
-def chosen(decision: Decision, ex: Example) -> tuple[float, bool, bool]:
-    """(probability of the chosen candidate, whether it is right, whether a check vetoes it);
-    (0, False, False) with no candidate."""
-    if not ex.evidence:
-        return 0.0, False, False
-    logits = [decision.logit(e) for e in ex.evidence]
-    k = max(range(len(logits)), key=lambda i: logits[i])
-    return decision.probability(logits[k]), ex.right[k], bool(ex.vetoed and ex.vetoed[k])
+    allowed = int(math.floor(budget * len(ps) + 1e-9))  # questions that may be refused
+    return ps[min(allowed, len(ps) - 1)]
 
 
 def best_of(decision: Decision, ex: Example) -> tuple[float, bool]:
     """(probability of the chosen candidate, whether it is right); (0, False) with no candidate."""
-    p, right, _ = chosen(decision, ex)
-    return p, right
+    if not ex.evidence:
+        return 0.0, False
+    logits = [decision.logit(e) for e in ex.evidence]
+    k = max(range(len(logits)), key=lambda i: logits[i])
+    return decision.probability(logits[k]), ex.right[k]
 
 
 def fit_decision(examples: list[Example], budget: float = 0.04, sure_at: float = 0.5,
                  l2: float = 1.0) -> Decision:
-    """Fit the decision, then `answer_at`: the lowest of the groups' highest cuts within `budget`
-    (the answerable questions a check vetoes count as refused: the user sees an abstention either way)."""
+    """Fit the decision, then `answer_at`: the lowest of the groups' highest cuts within `budget`."""
     d = Decision.fit([list(x.evidence) for x in examples], [list(x.right) for x in examples], l2)
     groups = sorted({x.group for x in examples})
     cuts = []
     for g in groups:
-        picks = [chosen(d, x) for x in examples if x.group == g and x.answerable]
-        probs = [p for p, _, vetoed in picks if not vetoed]
-        if picks:
-            cuts.append(highest_cut(probs, budget, refused=len(picks) - len(probs)))
+        probs = [best_of(d, x)[0] for x in examples if x.group == g and x.answerable]
+        if probs:
+            cuts.append(highest_cut(probs, budget))
     answer_at = min(cuts) if cuts else 0.0
     d = replace(d, answer_at=answer_at, sure_at=max(sure_at, answer_at))
     return replace(d, fitted=tuple(sorted(report(d, examples).items())))
 
 
 def report(d: Decision, examples: list[Example]) -> dict[str, float]:
-    """Per group: false abstentions, unanswerable abstained, answers right, ECE of the shown answers
-    (a vetoed answer is an abstention, as the user sees it)."""
+    """Per group: false abstentions, unanswerable abstained, answers right, ECE of the shown answers."""
     out: dict[str, float] = {"budget_answer_at": round(d.answer_at, 6)}
     for g in sorted({x.group for x in examples}):
         mine = [x for x in examples if x.group == g]
-        # (probability, right, answered)
-        ans = [(p, ok, p >= d.answer_at and not v) for x in mine if x.answerable for p, ok, v in [chosen(d, x)]]
-        una = [(p, ok, p >= d.answer_at and not v) for x in mine if not x.answerable for p, ok, v in [chosen(d, x)]]
-        shown = [(p, ok and x.answerable) for x in mine for p, ok, v in [chosen(d, x)] if p >= d.answer_at and not v]
+        ans = [best_of(d, x) for x in mine if x.answerable]
+        una = [best_of(d, x) for x in mine if not x.answerable]
+        shown = [(p, ok and x.answerable) for x in mine for p, ok in [best_of(d, x)] if p >= d.answer_at]
         if ans:
             out[f"{g}:answerable"] = len(ans)
-            out[f"{g}:false_abstention"] = round(sum(not a for _, _, a in ans) / len(ans), 4)
-            out[f"{g}:right_when_answered"] = round(sum(ok for _, ok, a in ans if a)
-                                                    / max(1, sum(a for *_, a in ans)), 4)
+            out[f"{g}:false_abstention"] = round(sum(p < d.answer_at for p, _ in ans) / len(ans), 4)
+            out[f"{g}:right_when_answered"] = round(sum(ok for p, ok in ans if p >= d.answer_at)
+                                                    / max(1, sum(p >= d.answer_at for p, _ in ans)), 4)
         if una:
             out[f"{g}:unanswerable"] = len(una)
-            out[f"{g}:abstention_recall"] = round(sum(not a for _, _, a in una) / len(una), 4)
+            out[f"{g}:abstention_recall"] = round(sum(p < d.answer_at for p, _ in una) / len(una), 4)
         if shown:
             out[f"{g}:ECE"] = ece(shown)
     return out
+
+
+def write_examples(examples: list[Example], path: Path) -> None:
+    """The calibration questions' evidence as JSON, to refit without asking again (`read_examples`)."""
+    rows = [{"group": x.group, "answerable": x.answerable, "right": list(x.right),
+             "evidence": [asdict(e) for e in x.evidence]} for x in examples]
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+
+
+def read_examples(path: Path) -> list[Example]:
+    """The examples `write_examples` wrote.
+
+    >>> import tempfile
+    >>> e = Evidence(1.0, 3.0, 2.0, 0.5, 0, 0.9, 0.5, 0.5, True, False, 2, True)
+    >>> x = Example("wiki", True, (e,), (True,))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_examples([x], Path(d) / "x.json")
+    ...     read_examples(Path(d) / "x.json") == [x]
+    True
+    """
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return [Example(r["group"], r["answerable"], tuple(Evidence(**e) for e in r["evidence"]), tuple(r["right"]))
+            for r in rows]

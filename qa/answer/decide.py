@@ -3,12 +3,13 @@
 Each passage the reader read gives a candidate answer (its best phrase); a few features describe
 it (the reader's span and no-answer scores, where retrieval ranked the passage and how well it
 scored, how much of the question the passage and the answer's sentence hold, whether it holds the
-kind of answer asked for). A logistic model gives each candidate's logit; the best candidate's
-logit then goes through a one-feature (Platt) scaling fitted on whole held-out questions,
-answerable and not, so that the probability a user sees means what it says: among answers shown
-at 0.8, about 8 in 10 are right. Two cut points, chosen on held-out data (qa.answer.calibrate),
-turn it into the product's three outcomes: an answer (P ≥ `sure_at`), a tentative answer shown as
-uncertain ("Có thể: …", `answer_at` ≤ P < `sure_at`), or "not in the documents" (P < `answer_at`).
+kind of answer asked for, whether an evidence check finds it lacking). A logistic model gives
+each candidate's logit; the best candidate's logit then goes through a one-feature (Platt)
+scaling fitted on whole held-out questions, answerable and not, so that the probability a user
+sees means what it says: among answers shown at 0.8, about 8 in 10 are right. Two cut points,
+chosen on held-out data (qa.answer.calibrate), turn it into the product's three outcomes: an
+answer (P ≥ `sure_at`), a tentative answer shown as uncertain ("Có thể: …", `answer_at` ≤ P <
+`sure_at`), or "not in the documents" (P < `answer_at`).
 
 >>> x = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
 >>> w = fit_logistic(x, y, l2=1e-3)
@@ -28,7 +29,7 @@ import numpy as np
 
 FEATURES = ("margin", "span_score", "null_score", "passage_score", "passage_rank",
             "sentence_cosine", "coverage", "sentence_coverage", "type_match", "type_missing", "phrase_words",
-            "vietnamese")
+            "vietnamese", "lacks_number", "lacks_name")
 Outcome = Literal["answer", "tentative", "abstain"]
 
 
@@ -48,13 +49,19 @@ class Evidence:
     type_missing: bool  # it asks for one and the answer sentence holds none
     phrase_words: int
     vietnamese: bool
+    # what the checks of qa.answer.evidence find lacking: a number the question gives (a year) is not in the
+    # passage; a name it gives is nowhere in the documents. Features weighed with the rest, not vetoes
+    lacks_number: bool = False
+    lacks_name: bool = False
 
     def vector(self) -> np.ndarray:
         clip = lambda v: max(-30.0, min(30.0, v))  # noqa: E731  (an unread passage scores -inf)
         return np.array([clip(self.margin), clip(self.span_score), clip(self.null_score),
                          self.passage_score, float(self.passage_rank), self.sentence_cosine, self.coverage,
                          self.sentence_coverage, float(self.type_match), float(self.type_missing),
-                         min(self.phrase_words, 40) / 10.0, float(self.vietnamese)], dtype=np.float64)
+                         min(self.phrase_words, 40) / 10.0, float(self.vietnamese),
+                         float(self.lacks_number), float(self.lacks_name)],
+                        dtype=np.float64)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

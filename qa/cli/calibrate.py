@@ -19,8 +19,6 @@ from typing import Any
 
 from qa.errors import QAError
 
-BUDGET = 0.04  # false abstentions allowed on calibration questions (the product promises 5 % on new ones)
-
 
 def _group(path: str) -> str:
     return Path(path).stem.split("_")[0]
@@ -28,7 +26,7 @@ def _group(path: str) -> str:
 
 def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
     from qa.answer.answerer import Answerer, AnswerParams
-    from qa.answer.calibrate import fit_decision, gather
+    from qa.answer.calibrate import fit_decision, gather, write_examples
     from qa.cli.progress import bar
     from qa.cli.reader import load_items
     from qa.eval.data import load_qa_file, select
@@ -63,7 +61,9 @@ def calibrate(args: argparse.Namespace, settings: Any, folder: Path) -> int:
         for name, items in [*groups, *seed_sets]:
             with bar(not args.quiet, f"Asking ({name})", "questions") as cb:
                 examples += gather(answerer, items, name, cb)
-    decision = fit_decision(examples, budget=BUDGET)
+    if args.work:  # kept for refitting and study: qa.answer.calibrate.read_examples
+        write_examples(examples, Path(args.work) / "calibration-examples.json")
+    decision = fit_decision(examples, budget=args.budget)
     (folder / "decision.json").write_text(json.dumps(decision.to_dict(), ensure_ascii=False, indent=1), "utf-8")
     print(json.dumps(dict(decision.fitted), ensure_ascii=False))
     print(f"Decision fitted on {len(examples)} askings in {(time.perf_counter() - t0) / 60:.1f} min: "

@@ -27,7 +27,7 @@ from qa.errors import QAError
 
 SNAPSHOTS = (2500, 5000, 10000)
 # which action reads each optional flag: another action refuses it rather than ignore it silently
-FLAG_ACTIONS = {"--seed-set": {"calibrate"}, "--docs": {"calibrate"}, "--out": {"train"},
+FLAG_ACTIONS = {"--seed-set": {"calibrate"}, "--docs": {"calibrate"}, "--budget": {"calibrate"}, "--out": {"train"},
                 "--work": {"train", "calibrate"}, "--resume": {"train"}, "--weights": {"calibrate", "eval"},
                 "--split": {"eval"}, "--epochs": {"train"}, "--frozen": {"train"}, "--seed": {"train"},
                 "--init": {"train"}, "--lr": {"train"}, "--device": {"train"}}
@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-set", nargs="*", default=[], metavar="FILE",
                    help="calibrate: seed-format question sets over --docs (e.g. tests/data/seed_dev.json)")
     p.add_argument("--docs", default="seeds", help="calibrate: the documents the seed sets ask about")
+    p.add_argument("--budget", type=float, default=0.04,
+                   help="calibrate: false abstentions allowed on each group of calibration questions "
+                        "(the product promises 5 %% on new ones)")
     p.add_argument("--out", help="train: folder for the weights (default: a new folder reader-YYYYmmdd-HHMM)")
     p.add_argument("--work", help="train: folder for the frozen-layer cache, checkpoints and snapshots "
                                   "(default: OUT-work); calibrate: keeps the calibration index for the next run")

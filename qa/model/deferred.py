@@ -39,7 +39,7 @@ class DeferredModule(types.ModuleType):
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
-            raise AttributeError(attr)  # the import system probes dunders (__path__, __spec__)
+            raise AttributeError(attr)  # dunders (the path, the spec) are probed by the import machinery
         if attr in self.__deferred:
             def call(*args: Any, **kwargs: Any) -> Any:
                 return getattr(self.__real(), attr)(*args, **kwargs)

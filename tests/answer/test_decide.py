@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -64,15 +66,18 @@ def test_outcomes_follow_the_cut_points() -> None:
     assert highest_cut([0.2, 0.4, 0.6, 0.8], budget=0.25) == 0.4 and highest_cut([], 0.05) == 0.0
 
 
-def test_vetoed_answers_count_against_the_budget() -> None:
-    """A check that refuses an answer refuses it at any probability: the cut must leave room for those."""
-    plain = examples(5)
-    rng = np.random.default_rng(6)
-    vetoed = [Example("wiki", True, (ev(4.0 + rng.normal()),), (True,), (True,)) for _ in range(9)]
-    free = fit_decision(plain, budget=0.04)
-    held = fit_decision(plain + vetoed, budget=0.04)
-    r = report(held, plain + vetoed)
-    assert held.answer_at < free.answer_at
-    assert r["wiki:false_abstention"] <= 0.04  # 9 vetoed of 309 answerable, and the rest below the cut
-    assert report(free, plain + vetoed)["wiki:false_abstention"] > 0.04  # ignoring them overspends
-    assert highest_cut([0.9, 0.8, 0.3, 0.05], budget=0.5, refused=1) == 0.3
+
+def test_a_lacking_answer_is_weighed_not_vetoed() -> None:
+    """An evidence check's finding is a feature: learned as evidence against, where it was (here, a
+    candidate lacking what the question gives is right a third of the time)."""
+    rng = np.random.default_rng(7)
+    out = []
+    for k in range(600):
+        lacks = k % 2 == 0
+        right = bool(rng.random() < (0.33 if lacks else 0.9))
+        e = replace(ev(1.0 + rng.normal()), lacks_number=lacks)
+        out.append(Example("wiki", True, (e,), (right,)))
+    d = fit_decision(out, budget=0.05)
+    assert d.weights[FEATURES.index("lacks_number")] < 0
+    p_lacking = d.probability(d.logit(replace(ev(1.0), lacks_number=True)))
+    assert 0.05 < p_lacking < d.probability(d.logit(ev(1.0)))  # lower, but still an answer

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.answer.decide import FEATURES, Decision
 from qa.atomic import file_sha256
 from qa.errors import ModelError
 from qa.reader.model import CONFIG, WEIGHTS, ReaderConfig
@@ -26,6 +27,9 @@ def test_shipped_weights_are_small_and_match_their_hash() -> None:
     # trained on the train splits only: the dev split and the held-out Zalo paragraphs measure it
     assert cfg.trained["data"] == ["viquad1_train.json", "zalo2019_train.json"]
     assert cfg.format_version == 2 and cfg.platt[0] > 0
+    # the decision was fitted on today's features (a stale one would switch the product to the rules)
+    decision = Decision.from_dict(json.loads((SHIPPED / "decision.json").read_text("utf-8")))
+    assert decision.weights[FEATURES.index("lacks_number")] != 0.0 and 0 < decision.answer_at < decision.sure_at
 
 
 def test_damaged_weights_are_refused_with_the_fix(tmp_path: Path, real_service: QAService) -> None:
