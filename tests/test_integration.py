@@ -46,7 +46,10 @@ def test_real_model_abstains_off_topic(real_service: QAService) -> None:
 
 
 @pytest.mark.parametrize("question", [
-    "Thu ngân sách của Hải Phòng năm 2019 đạt bao nhiêu?",  # the article gives 2016 and 2017 only
+    pytest.param("Thu ngân sách của Hải Phòng năm 2019 đạt bao nhiêu?", marks=pytest.mark.xfail(  # 2016, 2017 only
+        strict=True, reason="#21 trade-off: the year check is now a feature of the decision, not a veto (as a "
+        "veto it refused 15 right UIT-ViQuAD answers per 1,119); the decision answers it tentatively "
+        "(P ≈ 0.13, 'Có thể: 70 nghìn tỷ đồng')")),
     "Ai là Chủ tịch UBND thành phố Hà Nội?",  # Hà Nội is never mentioned
     pytest.param("Ai là tổng thống Mỹ hiện nay?", marks=pytest.mark.xfail(
         strict=True, reason="#21 gap: at the 5 % false-abstention budget the decision answers it tentatively "
