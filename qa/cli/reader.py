@@ -48,6 +48,21 @@ def misplaced_flags(args: argparse.Namespace, defaults: dict[str, Any]) -> list[
     return out
 
 
+def budget_share(text: str) -> float:
+    """`--budget`: a share of questions, 0 to 0.5.
+
+    >>> budget_share("0.04")
+    0.04
+    """
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0.0 <= v <= 0.5:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share from 0 to 0.5 (e.g. 0.04 for 4 %)")
+    return v
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reader", help="train or measure the span reader")
     p.add_argument("action", choices=["train", "calibrate", "eval"])
@@ -57,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-set", nargs="*", default=[], metavar="FILE",
                    help="calibrate: seed-format question sets over --docs (e.g. tests/data/seed_dev.json)")
     p.add_argument("--docs", default="seeds", help="calibrate: the documents the seed sets ask about")
-    p.add_argument("--budget", type=float, default=0.04,
+    p.add_argument("--budget", type=budget_share, default=0.04,
                    help="calibrate: false abstentions allowed on each group of calibration questions "
                         "(the product promises 5 %% on new ones)")
     p.add_argument("--out", help="train: folder for the weights (default: a new folder reader-YYYYmmdd-HHMM)")

@@ -230,3 +230,12 @@ def test_ask_with_docs_warns_when_the_index_is_out_of_date(built: Path, small_do
     assert f"note: the index at {built} is out of date with {small_docs} (changed 1)" in err
     assert main(["ask", "Thủ đô của Việt Nam là gì?"]) == 0  # no --docs: nothing hashed, no note
     assert "out of date" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["5", "-0.1", "bốn"])
+def test_calibrate_refuses_a_budget_that_is_not_a_share(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["reader", "calibrate", "--budget", value, "--data-all", "x.json"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--budget" in err and "share from 0 to 0.5" in err and "Traceback" not in err
