@@ -29,6 +29,10 @@ log = logging.getLogger("qa.web.chat")
 # After an answer arrives, bring the question and the top of its answer into view (on a phone the chat
 # would otherwise show the bottom of the last source card, not the answer); when the question is too
 # long to leave the answer's first lines in view, the answer goes to the top instead.
+# Set once the page's load event has run through Gradio's queue: from then on a question sent is
+# taken (a click before the app finished mounting can be dropped). Monitoring and the browser tests
+# wait for `html[data-qa-ready]`.
+READY_JS = "() => { document.documentElement.dataset.qaReady = '1'; }"
 SCROLL_TO_ANSWER_JS = """() => { setTimeout(() => {
   const msgs = document.querySelectorAll('#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error');
   const last = msgs[msgs.length - 1];
@@ -175,7 +179,8 @@ def build_demo(service: QAService) -> gr.Blocks:
             fresh = example_questions(service.data.documents.values(), 4)
             return status_html(service.status()), gr.Dataset(samples=[[q] for q in fresh], visible=bool(fresh))
 
-        demo.load(on_load, None, [status, samples], api_visibility="private")
+        demo.load(on_load, None, [status, samples], api_visibility="private").then(
+            None, None, None, js=READY_JS, api_visibility="private")
 
         def ask(question: str, top_k: int = 5) -> dict:
             """Answer a question: the same JSON object as `qa ask --json`."""

@@ -17,7 +17,7 @@ from qa.service import QAService
 from qa.startup import open_service
 from qa.web.app import create_app
 from tests.servers import BackgroundServer
-from tests.web.chromium import ARGS, CHROMIUM, MISSING
+from tests.web.chromium import ARGS, CHROMIUM, MISSING, open_chat
 
 pytestmark = pytest.mark.browser
 
@@ -126,7 +126,7 @@ def test_chat_answers_with_a_highlighted_sentence(page: Any, url: str, svc: QASe
     result = svc.ask(QUESTION)
     expected = result.answer
     assert expected is not None
-    page.goto(url + "/")
+    open_chat(page, url + "/")
     ask_chat(page, QUESTION)
     mark = page.locator("#qa-chat .qa-answer-box mark.qa-answer")
     mark.wait_for(state="visible")
@@ -162,7 +162,7 @@ def test_widget_on_another_origin_answers(page: Any, host_page: str, url: str, s
 
 def test_markup_in_a_question_is_shown_as_text(page: Any, url: str, host_page: str,
                                                dialogs: list[str]) -> None:
-    page.goto(url + "/")
+    open_chat(page, url + "/")
     ask_chat(page, XSS)
     page.locator("#qa-chat .qa-abstain, #qa-chat .qa-answer-box").first.wait_for(state="visible")
     assert page.locator("#qa-chat .user").first.inner_text() == XSS

@@ -19,6 +19,7 @@ from qa.service import QAService, manifest_signature
 from qa.web.app import create_app
 from tests.conftest import SMALL_CORPUS, FakeEncoder, FakeReader
 from tests.servers import BackgroundServer
+from tests.web.chromium import open_chat
 from tests.web.test_browser_product import HOST_PAGE, SEED, _Host, _Quiet, ask_chat, last_reply
 
 pytestmark = pytest.mark.browser
@@ -66,7 +67,7 @@ FIRST_LINE_COVERED = """box => {
 
 def test_on_a_phone_the_answers_first_line_is_visible_and_not_covered(browser: Any, site: str) -> None:
     page = _page(browser, 390, 844)
-    page.goto(site + "/")
+    open_chat(page, site + "/")
     for q in ("Ai chủ trì hội nghị?", "Tesla sinh năm nào?", "Thu ngân sách năm 2017 đạt bao nhiêu?"):
         ask_chat(page, q)
         page.wait_for_timeout(400)  # the scroll settles
@@ -77,7 +78,7 @@ def test_on_a_phone_the_answers_first_line_is_visible_and_not_covered(browser: A
 
 def test_no_hash_in_suggested_questions_or_cards_on_a_markdown_document(browser: Any, site: str) -> None:
     page = _page(browser, 1280, 900)
-    page.goto(site + "/")
+    open_chat(page, site + "/")
     page.locator("#qa-examples button").first.wait_for()
     examples = [b.inner_text() for b in page.locator("#qa-examples button").all()]
     assert examples and not any("#" in q or "như thế nào" in q for q in examples)
@@ -100,7 +101,7 @@ def test_no_hash_in_suggested_questions_or_cards_on_a_markdown_document(browser:
 
 def test_labels_are_vietnamese_and_plain_text(browser: Any, site: str) -> None:
     page = _page(browser, 1280, 900)
-    page.goto(site + "/")
+    open_chat(page, site + "/")
     ask_chat(page, "Tesla sinh năm nào?")
     page.wait_for_function("() => [...document.querySelectorAll('[aria-label]')]"
                            ".some(e => e.getAttribute('aria-label').startsWith('Hệ thống: '))")

@@ -21,7 +21,7 @@ from qa.service import QAService, manifest_signature
 from qa.web.app import create_app
 from tests.conftest import SMALL_CORPUS, FakeEncoder, FakeReader
 from tests.servers import BackgroundServer
-from tests.web.chromium import CHROMIUM, MISSING
+from tests.web.chromium import CHROMIUM, MISSING, open_chat
 
 pytestmark = pytest.mark.browser
 
@@ -71,9 +71,14 @@ def ask_chat(page: Any, question: str) -> None:
     n = page.locator("#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error").count()
     page.fill("#qa-input textarea", question)
     page.click("#qa-send")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error')"
-        ".length > n", arg=n)
+    try:
+        page.wait_for_function(
+            "n => document.querySelectorAll('#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error')"
+            ".length > n", arg=n)
+    except sync_api.TimeoutError as e:  # say what the page showed, so a failure on CI can be read
+        box = page.locator("#qa-input textarea").input_value()
+        chat = page.locator("#qa-chat").inner_text()[-400:]
+        raise AssertionError(f"no reply to {question!r}; the box holds {box!r}; the chat ends {chat!r}") from e
 
 
 def last_reply(page: Any) -> Any:
@@ -98,7 +103,7 @@ def test_upload_ask_remove_abstain_without_restart(browser: Any, site: dict[str,
     admin, chat = ctx.new_page(), ctx.new_page()
     admin.set_default_timeout(30_000)
     chat.set_default_timeout(30_000)
-    chat.goto(url + "/")  # the chat is open before the document exists, and stays open throughout
+    open_chat(chat, url + "/")  # the chat is open before the document exists, and stays open throughout
     ask_chat(chat, NEW_Q)
     assert last_reply(chat).get_attribute("class") == "qa-abstain"
 
@@ -146,7 +151,7 @@ def test_upload_ask_remove_abstain_without_restart(browser: Any, site: dict[str,
 
 def test_follow_up_in_the_chat(page: Any, site: dict[str, Any]) -> None:
     svc: QAService = site["svc"]
-    page.goto(site["url"] + "/")
+    open_chat(page, site["url"] + "/")
     ask_chat(page, "Thủ đô của Việt Nam là gì?")
     ask_chat(page, "còn Huế thì sao?")
     expected = svc.ask("còn Huế thì sao?", history=["Thủ đô của Việt Nam là gì?"])
@@ -255,7 +260,7 @@ def test_on_a_phone_the_answer_is_in_view_when_it_arrives(browser: Any, site: di
                               device_scale_factor=2)
     page = ctx.new_page()
     page.set_default_timeout(30_000)
-    page.goto(site["url"] + "/")
+    open_chat(page, site["url"] + "/")
     for q in ("Ai chủ trì hội nghị?", "Thu ngân sách năm 2017 đạt bao nhiêu?"):  # long answers with 5 cards
         ask_chat(page, q)
         page.wait_for_timeout(400)  # let the scroll settle
