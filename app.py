@@ -18,17 +18,21 @@ if TYPE_CHECKING:
 
     from qa.config import Settings
     from qa.service import QAService
+    from qa.web.ratelimit import RateLimiter
     from qa.web.starting import Starting
 
 
-def create_app(service: QAService, settings: Settings) -> FastAPI:
-    """The FastAPI app (chat at /, /api/ask, /healthz, /doc, /widget.js) for a loaded service."""
+def create_app(service: QAService, settings: Settings, chat: bool = True,
+               limiter: RateLimiter | None = None) -> FastAPI:
+    """The FastAPI app (chat at /, /api/ask, /healthz, /doc, /widget.js) for a loaded service;
+    `chat=False`: without the chat (no Gradio import); `limiter`: one shared by both apps."""
     from qa.web.app import create_app as _create
     from qa.web.ratelimit import RateLimiter
 
     w = settings.web
-    limiter = RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
-    return _create(service, allowed_origins=list(w.allowed_origins), rate_limiter=limiter)
+    if limiter is None:
+        limiter = RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
+    return _create(service, allowed_origins=list(w.allowed_origins), rate_limiter=limiter, chat=chat)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -137,17 +141,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(settings: Settings, progress: Starting) -> FastAPI:
-    """The real app, built in the start-up thread; Gradio is imported alongside the model load."""
-    import importlib
-    import threading
-
+    """The real app, built in the start-up thread: the JSON API answers as soon as the service is
+    loaded (its networks eager), and only then is Gradio imported for the chat; the networks are
+    traced after that (`_trace`). (Imported in a thread beside the model load, Gradio's 1.6 s of
+    pure-Python imports held the interpreter lock the load needed: nothing overlapped, and every
+    answer waited for both.)"""
     from qa.startup import open_service
+    from qa.web.ratelimit import RateLimiter
 
-    # importing Gradio (seconds, pure Python) overlaps loading the model's weights
-    threading.Thread(target=importlib.import_module, args=("gradio",), name="qa-import-gradio", daemon=True).start()
-    service = open_service(settings, bar=progress.bar, log=progress.log)
+    service = open_service(settings, bar=progress.bar, log=progress.log, trace=False)
+    w = settings.web
+    limiter = RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
+    progress.serve_api(create_app(service, settings, chat=False, limiter=limiter))
+    progress.after_ready(lambda: _trace(service))
     progress.log("Building the web interface…")
-    return create_app(service, settings)
+    return create_app(service, settings, limiter=limiter)
+
+
+def _trace(service: QAService) -> None:
+    """The traces make every later question faster (~1 s to make them): once the chat is up, so
+    that neither the first answer nor the chat waits for them."""
+    import logging
+    import time
+
+    t0 = time.perf_counter()
+    service.trace()
+    logging.getLogger("app").info("reader and question encoder traced in %.1f s", time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ Every run is a fresh Python process, timed from spawn until its answer line arri
   app.py, page up            `python app.py` until GET / answers 200 (the starting page)
   app.py, first answer       ... until POST /api/ask returns an answer (asked once the page is up;
                              the request waits for the service)
+  app.py, chat ready         ... until /healthz says "ok": the chat (Gradio) is mounted too, and the
+                             starting page turns into it
 Target: ≤ 15 s with a prepared cache; app.py's page up ≤ 3 s and its first answer ≤ 1.2× the bare
 load, both measured in the same run (`--app-only` runs just these three).
 """
@@ -64,8 +66,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_app(env: dict[str, str], timeout: float = 600.0) -> tuple[float, float, float]:
-    """(seconds to the page, seconds to the first answer, peak RSS MB) of one fresh `python app.py`."""
+def run_app(env: dict[str, str], timeout: float = 600.0) -> tuple[float, float, float, float]:
+    """(seconds to the page, to the first answer, to the chat, peak RSS MB) of one fresh `python app.py`."""
     import json
     import urllib.error
     import urllib.request
@@ -75,7 +77,7 @@ def run_app(env: dict[str, str], timeout: float = 600.0) -> tuple[float, float, 
     t0 = time.perf_counter()
     p = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, cwd=REPO,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    page = answer = -1.0
+    page = answer = chat = -1.0
     try:
         while page < 0:
             if p.poll() is not None or time.perf_counter() - t0 > timeout:
@@ -97,12 +99,21 @@ def run_app(env: dict[str, str], timeout: float = 600.0) -> tuple[float, float, 
                 if e.code != 503 or time.perf_counter() - t0 > timeout:
                     raise SystemExit(f"app.py: /api/ask {e.code}") from e
                 time.sleep(0.1)  # still starting after the request's wait: ask again
+        while chat < 0:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=5) as r:
+                    if json.loads(r.read()).get("status") == "ok":
+                        chat = time.perf_counter() - t0
+            except urllib.error.HTTPError as e:
+                if e.code != 503 or time.perf_counter() - t0 > timeout:
+                    raise SystemExit(f"app.py: /healthz {e.code}") from e
+                time.sleep(0.05)
     finally:
         p.terminate()
         _, status, usage = os.wait4(p.pid, 0)
         if p.stderr is not None:
             p.stderr.close()
-    return page, answer, usage.ru_maxrss / 1024
+    return page, answer, chat, usage.ru_maxrss / 1024
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -160,9 +171,10 @@ def main() -> None:
         scenarios["bare sentence-transformers"] = ([sys.executable, "-c", BARE, QUESTION], warm)
         for name, (cmd, env) in scenarios.items():
             results.setdefault(name, []).append(run(cmd, env))
-        page, answer, rss = run_app(warm)
+        page, answer, chat, rss = run_app(warm)
         results.setdefault("app.py, page up", []).append((page, rss, ""))
         results.setdefault("app.py, first answer", []).append((answer, rss, ""))
+        results.setdefault("app.py, chat ready", []).append((chat, rss, ""))
     print(f"process start -> first answer, median of {args.repeat} fresh processes each "
           f"({os.cpu_count()} cores):")
     print(f"  {'scenario':26}{'seconds':>9}{'peak RSS MB':>13}")

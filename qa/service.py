@@ -87,6 +87,7 @@ class QAService:
         self.settings = settings
         self._arrivals = Arrivals()  # asks not yet at the encoder: the batch waits only for those
         self.query_encoder: Encoder = query_encoder or encoder
+        self.query_model = self.query_encoder  # before batching wraps it (what `trace` swaps)
         if settings.batch_wait_ms > 0:
             # concurrent users' questions share one encoder forward (qa.batching)
             self.query_encoder = BatchingEncoder(self.query_encoder, settings.batch_wait_ms / 1000,
@@ -100,6 +101,17 @@ class QAService:
         self.reload_error = ""  # why the newest index on disk is not served ("" when it is)
         self._reload_lock = threading.Lock()
         self._snap = self._snapshot(data, signature)
+
+    def trace(self) -> None:
+        """Swap the reader and the question encoder for their TorchScript traces, each checked equal to
+        the eager network (QA_FAST_QUERY; `open_service(trace=False)` left it for now). Questions keep
+        being answered meanwhile, eager until the swap; a failed trace keeps the eager path."""
+        if not self.settings.model.fast_query:
+            return
+        for model in (self.reader, self.query_model):
+            trace = getattr(model, "trace", None)
+            if callable(trace):
+                trace()
 
     def _snapshot(self, data: IndexData, signature: str) -> Snapshot:
         retriever = Retriever(data, self.query_encoder, ranker=self.ranker)

@@ -51,9 +51,11 @@ class ReaderChoice:
 def open_service(settings: Settings, encoder: Encoder | None = None,
                  log: Callable[[str], None] = _log_default, progress: bool = True,
                  query_encoder: Encoder | None = None, bar: ProgressBar | None = None,
-                 reader: ReaderChoice | None = None) -> QAService:
+                 reader: ReaderChoice | None = None, trace: bool = True) -> QAService:
     """Load the model and the index, building or refreshing the index as `settings.auto_build` allows;
-    `reader` replaces the one the settings name (tests inject a fake one)."""
+    `reader` replaces the one the settings name (tests inject a fake one). `trace=False` leaves the
+    TorchScript traces of the reader and the question encoder (~1 s together) to `QAService.trace`,
+    which app.py calls once the JSON API answers: the first questions run eager meanwhile."""
     if encoder is None:
         if settings.model.model == DEFAULT_MODEL:
             from qa.model.cache import default_model_dir, is_prepared, prepare_default_model
@@ -68,11 +70,12 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
     data = ensure_index(settings, encoder, log, progress, bar)
     if reader is None:
         log("Loading the reader…")
-    choice = reader or load_reader(settings, encoder, log)
+    choice = reader or load_reader(settings, encoder, log, trace=trace)
     questions = "the model's own vectors"
     if query_encoder is None:
         log("Preparing the question encoder…")
-        query_encoder, questions = load_query_encoder(settings, encoder, log, rules=choice.reader is None)
+        query_encoder, questions = load_query_encoder(settings, encoder, log, rules=choice.reader is None,
+                                                      trace=trace)
     signature = manifest_signature(settings.index_dir)
     try:
         if read_manifest(settings.index_dir) != data.manifest:
@@ -85,7 +88,7 @@ def open_service(settings: Settings, encoder: Encoder | None = None,
 
 
 def load_query_encoder(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,
-                       rules: bool = False) -> tuple[Encoder, str]:
+                       rules: bool = False, trace: bool = True) -> tuple[Encoder, str]:
     """The question encoder and, for the log and /healthz, which vectors it makes.
 
     The shipped question tower (QA_QUERY_TOWER=default) continues the embedded model's own layers: with
@@ -94,7 +97,7 @@ def load_query_encoder(settings: Settings, encoder: Encoder, log: Callable[[str]
     cosines of the model's own vectors, which the tower's sit below (with it, false abstentions of the
     rules rose from 16 to 60 % on UIT-ViQuAD dev). A QA_QUERY_TOWER folder that does not load is an
     error: the operator asked for it. The traced copy (QA_FAST_QUERY) embeds a question ~2x faster
-    with the same vectors.
+    with the same vectors; `trace=False` defers it (the encoder's `trace()` does it later).
     """
     from qa.model.query import TracedQueryEncoder, fast_query_encoder
     from qa.model.tower import SHIPPED, load_tower
@@ -120,6 +123,8 @@ def load_query_encoder(settings: Settings, encoder: Encoder, log: Callable[[str]
             questions += f": the shipped question tower did not load ({e})"
     if tower is not None or choice != "default" or "did not load" in questions:
         log(f"Questions: {questions}")  # another model's plain vectors are its own: said in /healthz only
+    if settings.model.fast_query and not trace and hasattr(encoder, "model") and hasattr(encoder, "profile_info"):
+        return TracedQueryEncoder(encoder, tower, trace=False), questions  # traced later, by QAService.trace
     if settings.model.fast_query:
         return fast_query_encoder(encoder, tower), questions
     if tower is not None:
@@ -127,7 +132,8 @@ def load_query_encoder(settings: Settings, encoder: Encoder, log: Callable[[str]
     return encoder, questions
 
 
-def load_reader(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default) -> ReaderChoice:
+def load_reader(settings: Settings, encoder: Encoder, log: Callable[[str], None] = _log_default,
+                trace: bool = True) -> ReaderChoice:
     """The span reader and its decision (QA_READER), or the sentence rules with the reason, logged.
 
     The reader is trained on the embedded model's own layers: with another model it cannot read,
@@ -160,7 +166,7 @@ def load_reader(settings: Settings, encoder: Encoder, log: Callable[[str], None]
         why = f"sentence rules: the shipped reader did not load ({e})"
         log(f"Answering with {why}")
         return ReaderChoice(None, None, why)
-    if settings.model.fast_query:  # same switch as the traced question encoder: checked equal, else kept eager
+    if settings.model.fast_query and trace:  # same switch as the traced question encoder: checked equal, else eager
         reader.trace()
     return ReaderChoice(reader, decision, f"reader ({folder})")
 

@@ -174,10 +174,10 @@ def _fake_reader_for_fake_encoders(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = qa.startup.load_reader
 
-    def load(settings, encoder, log=print):  # type: ignore[no-untyped-def]
+    def load(settings, encoder, log=print, trace=True):  # type: ignore[no-untyped-def]
         if isinstance(encoder, FakeEncoder) and settings.reader != "off":
             return fake_reader_choice()
-        return real(settings, encoder, log)
+        return real(settings, encoder, log, trace=trace)
 
     monkeypatch.setattr(qa.startup, "load_reader", load)
 

@@ -67,3 +67,22 @@ def test_real_model_answer_passage_comes_first(real_service: QAService) -> None:
     first = ans.passages[0]
     assert first.start <= ans.answer.start and ans.answer.end <= first.end
     assert any(h.label == "answer" for h in first.highlights)
+
+
+def test_tracing_after_the_start_keeps_every_answer(real_service: QAService) -> None:
+    """app.py answers its first questions eager and traces the networks afterwards (QAService.trace)."""
+    from qa.startup import open_service
+
+    svc = open_service(real_service.settings, encoder=real_service.encoder, trace=False, progress=False,
+                       log=lambda m: None)
+    reader, questions = svc.reader, svc.query_model
+    assert getattr(reader, "traced", None) is False and getattr(questions, "traced", None) is False
+    asked = ["Ai chủ trì hội nghị?", "bi thu thanh uy la ai", "Thu ngân sách năm 2017 ước đạt bao nhiêu?"]
+    eager = [svc.ask(q) for q in asked]
+    svc.trace()
+    assert getattr(reader, "traced", None) is True and getattr(questions, "traced", None) is True
+    for q, before in zip(asked, eager, strict=True):
+        after = svc.ask(q)
+        assert [(p.doc, p.start) for p in after.passages] == [(p.doc, p.start) for p in before.passages]
+        assert (after.answer and after.answer.text) == (before.answer and before.answer.text)
+        assert after.confidence == pytest.approx(before.confidence, abs=1e-3)

@@ -59,7 +59,7 @@ class TracedQueryEncoder:
             return
         self._tokenizer, self._max_len = st.tokenizer, int(st.max_seq_length)
         if not trace:
-            self.reason = "not traced (QA_FAST_QUERY=off)"
+            self.reason = "not traced (QA_FAST_QUERY=off, or not yet: see `trace`)"
             self._module = tower.net if tower is not None else None
             return
         try:
@@ -69,6 +69,21 @@ class TracedQueryEncoder:
         except Exception as e:  # tracing can fail in many ways (unsupported ops, torch versions)
             self.reason = f"{e.__class__.__name__}: {str(e)[:200]}"
             self._module = tower.net if tower is not None else None
+
+    def trace(self) -> bool:
+        """Trace now, if it was not done at construction (app.py defers it until the JSON API answers):
+        the checked trace replaces the eager path between two questions; False when it fails (kept as is)."""
+        if self.traced or not hasattr(self, "_tokenizer"):
+            return self.traced
+        try:
+            with quiet_transformers():
+                module = self._trace(list(self.documents.model))
+        except Exception as e:  # as in __init__: the eager path keeps working
+            self.reason = f"{e.__class__.__name__}: {str(e)[:200]}"
+            return False
+        with self._lock:
+            self._module, self.traced, self.reason = module, True, ""
+        return True
 
     def _trace(self, mods: list[Any]) -> Any:
         import torch
@@ -86,8 +101,7 @@ class TracedQueryEncoder:
         batch = self._batch(check)
         eager = self.tower.net if self.tower is not None else Hidden(mods[0].auto_model).eval()
         if self.tower is not None:
-            self._module = eager
-            want = self._run(check)  # the eager tower: what the trace must reproduce
+            want = self._run(check, eager)  # the eager tower: what the trace must reproduce
         else:
             want = self.documents.encode_queries(check)
         # transformers' attention code turns two shape tests into constants while tracing (is the
@@ -97,8 +111,7 @@ class TracedQueryEncoder:
             warnings.simplefilter("ignore")
             module = torch.jit.trace(eager, batch, check_trace=False)
             module = torch.jit.optimize_for_inference(torch.jit.freeze(module))
-        self._module = module
-        got = self._run(check)
+        got = self._run(check, module)
         if float((got * want).sum(axis=1).min()) < 0.9999:
             raise ValueError("the trace disagrees with the model")
         return module
@@ -108,12 +121,12 @@ class TracedQueryEncoder:
                               max_length=self._max_len, return_tensors="pt")
         return enc["input_ids"], enc["attention_mask"]
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _run(self, texts: list[str], module: Any = None) -> np.ndarray:
         import torch
 
         with self._lock, torch.inference_mode():
             ids, mask = self._batch(texts)
-            hidden = self._module(ids, mask)
+            hidden = (module if module is not None else self._module)(ids, mask)
             m = mask.unsqueeze(-1).to(hidden.dtype)
             v = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
             if self._normalize:

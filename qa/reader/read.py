@@ -90,6 +90,8 @@ class Reader:
 
         import torch
 
+        if self.traced:
+            return True
         text = "Hội nghị có gần 1000 đại biểu dự. Đồng chí Lê Văn Thành chủ trì hội nghị cán bộ chủ chốt."
         windows = [w for q in ("Hội nghị có bao nhiêu đại biểu dự?", "Ai chủ trì hội nghị?")
                    for w in self.windows.make(q, Passage(text, ((0, 33), (34, len(text)))))]
@@ -105,7 +107,8 @@ class Reader:
         except Exception:  # tracing fails in many ways across torch versions; the eager net still works
             return False
         if close:
-            self.net, self.traced = module, True
+            with self._lock:  # a service may trace after it started answering (app.py)
+                self.net, self.traced = module, True
         return self.traced
 
     def logits(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:

@@ -80,8 +80,11 @@ def _rejected(status: int, message: str, message_vi: str) -> JSONResponse:
 def create_app(service: QAService, *, allowed_origins: list[str] | None = None, max_body: int | None = None,
                demo: gr.Blocks | None = None, rate_limiter: RateLimiter | None = None,
                reload_interval: float | None = None, admin_token: str | None = None,
-               max_upload_mb: int | None = None) -> FastAPI:
+               max_upload_mb: int | None = None, chat: bool = True) -> FastAPI:
     """FastAPI app serving the chat and the API for `service`.
+
+    `chat=False`: the JSON API, health, document view and widget script only — no Gradio imported,
+    no operator page (what app.py serves `/api/ask` with while the chat is still loading).
 
     `allowed_origins` defaults to the loopback origins (app.py passes QA_ALLOWED_ORIGINS);
     `rate_limiter` (for /api/* only) defaults to 60 requests a minute per client, loopback exempt.
@@ -90,8 +93,6 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
     `reload_interval` (seconds; 0 = off), `admin_token` ("" = no operator page) and `max_upload_mb`
     default to the service's settings (QA_RELOAD_INTERVAL, QA_ADMIN_TOKEN, QA_ADMIN_MAX_UPLOAD_MB).
     """
-    import gradio as gr
-
     web = service.settings.web
     max_chars = service.settings.max_question_chars
     limit = body_limit(max_chars, MAX_HISTORY_ITEMS) if max_body is None else max_body
@@ -165,7 +166,7 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
                                      underline=service.underline, phrase=phrase)
         return HTMLResponse(page, status_code=status)
 
-    if token:
+    if token and chat:
         from qa.web.admin import ROUTES as ADMIN_ROUTES
         from qa.web.admin import add_admin
 
@@ -178,6 +179,10 @@ def create_app(service: QAService, *, allowed_origins: list[str] | None = None, 
     app.add_middleware(MethodMiddleware, routes=routes)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=("/api/",))
     app.add_middleware(SecurityMiddleware, policy=policy)
+    if not chat:
+        return app
+    import gradio as gr
+
     blocks = demo if demo is not None else build_demo(service)
     theme = gr.themes.Default(font=("system-ui", "Segoe UI", "Roboto", "sans-serif"),
                               font_mono=("ui-monospace", "monospace"))  # local fonts: no Google Fonts call

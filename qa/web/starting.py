@@ -12,6 +12,11 @@ Meanwhile `/` is a page with the current step and a progress bar that turns into
 is ready; `/healthz` says `{"status": "starting", ...}` (503); a question to `/api/ask` waits up to
 `wait_s` seconds for the service and otherwise gets a 503 with a Vietnamese "đang khởi động"
 message and Retry-After. Nothing here imports Gradio, torch or the index: it must be quick.
+
+The JSON API need not wait for the chat: `build` may hand over an app for `/api/ask` alone with
+`progress.serve_api(app)` as soon as the service is loaded, and import Gradio after it (seconds of
+pure-Python imports that would otherwise hold the interpreter lock while the model loads). The
+widget and API callers then get answers while the page still says it is getting ready.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class Starting:
     def __init__(self, wait_s: float = 30.0, log_line: Callable[[str], None] | None = None,
                  terminal_bar: Callable[..., Any] | None = None) -> None:
         self.app: ASGIApp | None = None
+        self.api: ASGIApp | None = None  # serves /api/ask before `app` is ready (`serve_api`)
+        self._after: list[Callable[[], None]] = []  # run once `app` serves (`after_ready`)
         self.failed = ""
         self.step = "Đang khởi động…"
         self.done, self.total = 0, 0
@@ -102,6 +109,8 @@ class Starting:
             total = time.perf_counter() - self.started
             steps = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
             log.info("ready %.1f s after start (%s)", total, steps)
+            for fn in self._after:
+                fn()
         except BaseException as e:  # shown on the page and in the log; the server keeps answering 503
             self.failed = str(e) or type(e).__name__
             if on_fail is not None:
@@ -110,6 +119,25 @@ class Starting:
                 log.exception("start-up failed")
             if self._loop is not None and self._ready is not None:
                 self._loop.call_soon_threadsafe(self._ready.set)
+
+    def after_ready(self, fn: Callable[[], None]) -> None:
+        """From the loading thread: run `fn` there once the real app serves (work that speeds later
+        requests but need not delay the first ones; app.py traces the networks)."""
+        self._after.append(fn)
+
+    def serve_api(self, app: ASGIApp) -> None:
+        """From the loading thread: answer `/api/ask` with `app` from now on (no lifespan of its own:
+        the full app's, entered later, runs the index watcher)."""
+        while self._loop is None:  # the server has not started yet
+            time.sleep(0.01)
+        self._loop.call_soon_threadsafe(self._api_ready, app)
+
+    def _api_ready(self, app: ASGIApp) -> None:
+        self.api = app
+        assert self._ready is not None
+        self._ready.set()
+        log.info("the JSON API answers %.1f s after start; the chat is still loading",
+                 time.perf_counter() - self.started)
 
     async def _serve(self, app: Any) -> None:
         lifespan = getattr(getattr(app, "router", None), "lifespan_context", None)
@@ -139,8 +167,9 @@ class Starting:
                 await asyncio.wait_for(self._ready.wait(), self.wait_s)
             except asyncio.TimeoutError:
                 pass
-            if self.app is not None:
-                await self.app(scope, receive, send)
+            ready = self.app if self.app is not None else self.api
+            if ready is not None:
+                await ready(scope, receive, send)
                 return
         if path in ("/healthz", "/api/ask") or path.startswith(("/gradio_api", "/admin/api")):
             body = {"status": "failed" if self.failed else "starting", **self.status()}
@@ -155,7 +184,7 @@ class Starting:
 
     def status(self) -> dict[str, Any]:
         return {"step": self.step, "done": self.done, "total": self.total, "failed": self.failed,
-                "elapsed_s": round(time.perf_counter() - self.started, 1)}
+                "api_ready": self.api is not None, "elapsed_s": round(time.perf_counter() - self.started, 1)}
 
     async def _lifespan(self, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
         while True:

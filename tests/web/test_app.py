@@ -462,3 +462,15 @@ def test_every_refused_request_logs_one_line_and_no_traceback(client: TestClient
                      "rejected GET /api/ask (405): GET is not allowed on /api/ask; use POST"]
     assert all(r.exc_info is None for r in caplog.records)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_api_alone_answers_as_the_full_app_does(client: TestClient, svc: QAService) -> None:
+    """app.py serves /api/ask with this one while the chat loads: same answers, same refusals, no chat."""
+    with TestClient(create_app(svc, rate_limiter=RateLimiter(0), chat=False)) as api:
+        same = post_ask(api, {"question": QUESTION}).json()
+        assert same == post_ask(client, {"question": QUESTION}).json()
+        assert same["answer"] is not None
+        bad = post_ask(api, {"question": "   "})
+        assert bad.status_code == 400 and bad.json()["message_vi"] == "Vui lòng nhập câu hỏi."
+        assert api.get("/").status_code == 404  # no Gradio mounted
+        assert api.get("/widget.js").status_code == 200

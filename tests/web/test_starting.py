@@ -84,6 +84,35 @@ def test_a_question_asked_while_starting_waits_for_the_service() -> None:
         assert c.post("/api/ask", json={"question": "Ai?"}).json() == {"answer": "yes"}
 
 
+def test_the_json_api_answers_before_the_chat_is_built() -> None:
+    starting = Starting(wait_s=30)
+    chat_built = threading.Event()
+    api = FastAPI()
+
+    @api.post("/api/ask")
+    async def ask() -> dict[str, str]:
+        return {"answer": "early"}
+
+    def build(progress: Starting) -> FastAPI:
+        progress.serve_api(api)  # the service is loaded; the chat (Gradio) is not yet
+        chat_built.wait(30)
+        return _real_app([])
+
+    with TestClient(starting) as c:
+        threading.Thread(target=starting.load, args=(build,), daemon=True).start()
+        assert c.post("/api/ask", json={"question": "Ai?"}).json() == {"answer": "early"}
+        health = c.get("/healthz")  # the page still says it is getting ready: the chat is not there
+        assert health.status_code == 503 and health.json()["api_ready"] is True
+        assert "đang khởi động" in c.get("/").text
+        chat_built.set()
+        for _ in range(300):
+            if starting.app is not None:
+                break
+            threading.Event().wait(0.05)
+        assert c.post("/api/ask", json={"question": "Ai?"}).json() == {"answer": "yes"}
+        assert c.get("/").json() == {"page": "chat"}
+
+
 def test_a_failed_start_is_said() -> None:
     starting = Starting(wait_s=5)
     failures: list[BaseException] = []
