@@ -74,7 +74,7 @@ def ask_chat(page: Any, question: str) -> None:
     try:
         page.wait_for_function(
             "n => document.querySelectorAll('#qa-chat .qa-answer-box, #qa-chat .qa-abstain, #qa-chat .qa-error')"
-            ".length > n", arg=n)
+            ".length > n", arg=n, timeout=60_000)  # a loaded 2-core CI machine can take long over one
     except sync_api.TimeoutError as e:  # say what the page showed, so a failure on CI can be read
         box = page.locator("#qa-input textarea").input_value()
         chat = page.locator("#qa-chat").inner_text()[-400:]
