@@ -47,6 +47,11 @@ STEPS_VI = {  # log lines of qa.startup -> what the page shows
 }
 
 
+# what the early app (`serve_api`) answers before the chat is up: the API and what the widget on
+# another site loads (its script, the document view its citations open)
+EARLY_PATHS = ("/api/ask", "/widget.js", "/doc")
+
+
 class Starting:
     """An ASGI app: the starting page until `load` has built the real app, then the real app."""
 
@@ -126,7 +131,7 @@ class Starting:
         self._after.append(fn)
 
     def serve_api(self, app: ASGIApp) -> None:
-        """From the loading thread: answer `/api/ask` with `app` from now on (no lifespan of its own:
+        """From the loading thread: answer `EARLY_PATHS` with `app` from now on (no lifespan of its own:
         the full app's, entered later, runs the index watcher)."""
         while self._loop is None:  # the server has not started yet
             time.sleep(0.01)
@@ -161,6 +166,9 @@ class Starting:
             await send({"type": "websocket.close", "code": 1013})  # try again later
             return
         path = scope.get("path", "/")
+        if self.api is not None and path in EARLY_PATHS:
+            await self.api(scope, receive, send)
+            return
         if path == "/api/ask" and not self.failed:
             assert self._ready is not None
             try:

@@ -93,6 +93,10 @@ def test_the_json_api_answers_before_the_chat_is_built() -> None:
     async def ask() -> dict[str, str]:
         return {"answer": "early"}
 
+    @api.get("/widget.js")
+    async def widget() -> dict[str, str]:
+        return {"script": "early"}
+
     def build(progress: Starting) -> FastAPI:
         progress.serve_api(api)  # the service is loaded; the chat (Gradio) is not yet
         chat_built.wait(30)
@@ -104,6 +108,7 @@ def test_the_json_api_answers_before_the_chat_is_built() -> None:
         health = c.get("/healthz")  # the page still says it is getting ready: the chat is not there
         assert health.status_code == 503 and health.json()["api_ready"] is True
         assert "đang khởi động" in c.get("/").text
+        assert c.get("/widget.js").json() == {"script": "early"}  # a host page's widget works already
         chat_built.set()
         for _ in range(300):
             if starting.app is not None:
