@@ -27,12 +27,17 @@ def create_app(service: QAService, settings: Settings, chat: bool = True,
     """The FastAPI app (chat at /, /api/ask, /healthz, /doc, /widget.js) for a loaded service;
     `chat=False`: without the chat (no Gradio import); `limiter`: one shared by both apps."""
     from qa.web.app import create_app as _create
+
+    return _create(service, allowed_origins=list(settings.web.allowed_origins),
+                   rate_limiter=limiter if limiter is not None else rate_limiter(settings), chat=chat)
+
+
+def rate_limiter(settings: Settings) -> RateLimiter:
+    """The /api/* limiter the settings ask for (QA_RATE_LIMIT, QA_RATE_LIMIT_BURST, QA_RATE_LIMIT_LOOPBACK)."""
     from qa.web.ratelimit import RateLimiter
 
     w = settings.web
-    if limiter is None:
-        limiter = RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
-    return _create(service, allowed_origins=list(w.allowed_origins), rate_limiter=limiter, chat=chat)
+    return RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -147,11 +152,9 @@ def _build(settings: Settings, progress: Starting) -> FastAPI:
     pure-Python imports held the interpreter lock the load needed: nothing overlapped, and every
     answer waited for both.)"""
     from qa.startup import open_service
-    from qa.web.ratelimit import RateLimiter
 
     service = open_service(settings, bar=progress.bar, log=progress.log, trace=False)
-    w = settings.web
-    limiter = RateLimiter(w.rate_limit, w.rate_limit_burst, exempt_loopback=not w.rate_limit_loopback)
+    limiter = rate_limiter(settings)  # one for both apps: a client's count carries over
     progress.serve_api(create_app(service, settings, chat=False, limiter=limiter))
     progress.after_ready(lambda: _trace(service))
     progress.log("Building the web interface…")

@@ -86,3 +86,60 @@ def test_tracing_after_the_start_keeps_every_answer(real_service: QAService) -> 
         assert [(p.doc, p.start) for p in after.passages] == [(p.doc, p.start) for p in before.passages]
         assert (after.answer and after.answer.text) == (before.answer and before.answer.text)
         assert after.confidence == pytest.approx(before.confidence, abs=1e-3)
+
+
+def test_app_py_answers_the_api_before_the_chat_and_then_serves_both(tmp_path: Path,
+                                                                      real_service: QAService) -> None:
+    """`python app.py` end to end: the starting page, the JSON API's first answer, then the chat."""
+    import json
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    (tmp_path / "docs").mkdir()
+    shutil.copy(SEED, tmp_path / "docs" / SEED.name)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", QA_DOCS_DIR=str(tmp_path / "docs"),
+               QA_INDEX_DIR=str(tmp_path / "index"))
+    repo = SEED.parent.parent
+    p = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=repo, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def get(path: str, body: bytes | None = None) -> tuple[int, dict]:
+        req = urllib.request.Request(url + path, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    try:
+        deadline = time.monotonic() + 120
+        answer: dict = {}
+        while not answer and time.monotonic() < deadline:
+            try:
+                status, answer = get("/api/ask", json.dumps({"question": "Ai chủ trì hội nghị?"}).encode())
+                if status == 503:
+                    answer = {}
+                    time.sleep(0.2)
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert "Lê Văn Thành" in (answer.get("answer") or {}).get("text", ""), answer
+        while get("/healthz")[1].get("status") != "ok" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert get("/healthz")[1]["status"] == "ok"
+        with urllib.request.urlopen(url + "/", timeout=30) as r:
+            assert "gradio" in r.read().decode().lower()  # the chat, not the starting page
+    finally:
+        p.terminate()
+        err = p.communicate(timeout=30)[1]
+    assert "the JSON API answers" in err and "Traceback" not in err
+    assert err.index("the JSON API answers") < err.index("ready ")
