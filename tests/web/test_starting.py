@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from qa.web.starting import STARTING_VI, Starting
 
 
-def _real_app(events: list[str]) -> FastAPI:
+def _real_app(events: list[str], answer: str = "yes") -> FastAPI:
+    """A stand-in for the built app: each route says which app answered (`answer`)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         events.append("started")
@@ -27,7 +29,11 @@ def _real_app(events: list[str]) -> FastAPI:
 
     @app.post("/api/ask")
     async def ask() -> dict[str, str]:
-        return {"answer": "yes"}
+        return {"answer": answer}
+
+    @app.get("/widget.js")
+    async def widget() -> dict[str, str]:
+        return {"script": answer}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -87,15 +93,7 @@ def test_a_question_asked_while_starting_waits_for_the_service() -> None:
 def test_the_json_api_answers_before_the_chat_is_built() -> None:
     starting = Starting(wait_s=30)
     chat_built = threading.Event()
-    api = FastAPI()
-
-    @api.post("/api/ask")
-    async def ask() -> dict[str, str]:
-        return {"answer": "early"}
-
-    @api.get("/widget.js")
-    async def widget() -> dict[str, str]:
-        return {"script": "early"}
+    api = _real_app([], answer="early")  # its "/" and "/healthz" must not be served early
 
     def build(progress: Starting) -> FastAPI:
         progress.serve_api(api)  # the service is loaded; the chat (Gradio) is not yet
