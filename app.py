@@ -151,6 +151,8 @@ def _build(settings: Settings, progress: Starting) -> FastAPI:
     traced after that (`_trace`). (Imported in a thread beside the model load, Gradio's 1.6 s of
     pure-Python imports held the interpreter lock the load needed: nothing overlapped, and every
     answer waited for both.)"""
+    import logging
+
     from qa.startup import open_service
 
     service = open_service(settings, bar=progress.bar, log=progress.log, trace=False)
@@ -158,7 +160,11 @@ def _build(settings: Settings, progress: Starting) -> FastAPI:
     progress.serve_api(create_app(service, settings, chat=False, limiter=limiter))
     progress.after_ready(lambda: _trace(service))
     progress.log("Building the web interface…")
-    return create_app(service, settings, limiter=limiter)
+    with progress.questions_first() as gate:  # Gradio's imports pause while an early question runs
+        app = create_app(service, settings, limiter=limiter)
+    if gate.paused_s:
+        logging.getLogger("app").info("the chat's imports paused %.1f s for questions", gate.paused_s)
+    return app
 
 
 def _trace(service: QAService) -> None:

@@ -25,10 +25,13 @@ import asyncio
 import html
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
+
+from qa.web.importgate import ImportGate
 
 log = logging.getLogger("qa.web.starting")
 Scope = MutableMapping[str, Any]
@@ -60,6 +63,9 @@ class Starting:
         self.app: ASGIApp | None = None
         self.api: ASGIApp | None = None  # serves /api/ask before `app` is ready (`serve_api`)
         self._after: list[Callable[[], None]] = []  # run once `app` serves (`after_ready`)
+        self.no_question = threading.Event()  # clear while an early question is answered (`questions_first`)
+        self.no_question.set()
+        self._asking = 0
         self.failed = ""
         self.step = "Đang khởi động…"
         self.done, self.total = 0, 0
@@ -137,6 +143,11 @@ class Starting:
             time.sleep(0.01)
         self._loop.call_soon_threadsafe(self._api_ready, app)
 
+    def questions_first(self) -> ImportGate:
+        """From the loading thread, around the chat's imports: they pause while an early question is
+        answered (qa.web.importgate says why), so the first answers do not wait for Gradio."""
+        return ImportGate(self.no_question)
+
     def _api_ready(self, app: ASGIApp) -> None:
         self.api = app
         assert self._ready is not None
@@ -167,7 +178,7 @@ class Starting:
             return
         path = scope.get("path", "/")
         if self.api is not None and path in EARLY_PATHS:
-            await self.api(scope, receive, send)
+            await self._early(self.api, scope, receive, send)
             return
         if path == "/api/ask" and not self.failed:
             assert self._ready is not None
@@ -175,9 +186,11 @@ class Starting:
                 await asyncio.wait_for(self._ready.wait(), self.wait_s)
             except asyncio.TimeoutError:
                 pass
-            ready = self.app if self.app is not None else self.api
-            if ready is not None:
-                await ready(scope, receive, send)
+            if self.app is not None:
+                await self.app(scope, receive, send)
+                return
+            if self.api is not None:
+                await self._early(self.api, scope, receive, send)
                 return
         if path in ("/healthz", "/api/ask") or path.startswith(("/gradio_api", "/admin/api")):
             body = {"status": "failed" if self.failed else "starting", **self.status()}
@@ -189,6 +202,21 @@ class Starting:
             return
         await _respond(send, 503 if self.failed else 200, starting_page(self).encode(), "text/html; charset=utf-8",
                        [(b"cache-control", b"no-store")])
+
+    async def _early(self, app: ASGIApp, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                     send: Callable[[Any], Awaitable[None]]) -> None:
+        """A request to the early app; a question is counted in flight while it is answered."""
+        if scope.get("path") != "/api/ask":
+            await app(scope, receive, send)
+            return
+        self._asking += 1  # on the server's loop only: no lock needed for the count
+        self.no_question.clear()
+        try:
+            await app(scope, receive, send)
+        finally:
+            self._asking -= 1
+            if not self._asking:
+                self.no_question.set()
 
     def status(self) -> dict[str, Any]:
         return {"step": self.step, "done": self.done, "total": self.total, "failed": self.failed,
@@ -218,6 +246,10 @@ async def _respond(send: Callable[[Any], Awaitable[None]], status: int, body: by
 def starting_page(s: Starting) -> str:
     """The page shown while loading: the step, a bar, and a script that reloads into the chat when ready.
 
+    Once the JSON API answers (`api_ready`, seconds before Gradio is up) the page opens the widget, so
+    a chat user can ask at once; when the chat is ready the page reloads into it, unless a question was
+    asked in the widget: then it offers the chat with a button instead of wiping the conversation.
+
     >>> "đang khởi động" in starting_page(Starting()).lower()
     True
     """
@@ -226,14 +258,36 @@ def starting_page(s: Starting) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Hỏi đáp tài liệu — đang khởi động</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:18vh auto;padding:0 1.25rem;color:#1f2937}}
 h1{{font-size:1.25rem}}progress{{width:100%;height:1rem}}.meta{{color:#4b5563;font-size:.9rem}}.bad{{color:#b91c1c}}
+#ready button{{margin-left:.5rem;padding:.4rem .8rem;border:0;border-radius:.5rem;background:#d97706;color:#fff;
+font-size:1rem;cursor:pointer}}
 </style></head><body><h1>Hỏi đáp tài liệu</h1>
-<p>Hệ thống đang khởi động; trang sẽ tự mở khi sẵn sàng.</p>
+<p id="intro">Hệ thống đang khởi động; trang sẽ tự mở khi sẵn sàng.</p>
 <p id="step" aria-live="polite">{html.escape(s.step)}</p><progress id="bar" aria-label="Tiến độ khởi động"></progress>
 <p class="meta" id="elapsed"></p>{failed}
+<p id="ready" role="status" hidden>Giao diện đầy đủ đã sẵn sàng (cuộc hội thoại trong khung hỏi đáp không được
+chuyển sang).<button type="button" onclick="location.reload()">Mở giao diện đầy đủ</button></p>
 <script>
+let asked = false, widget = false;
+document.addEventListener("qa-widget-ask", () => {{ asked = true; }});
 (function poll() {{
-  fetch("healthz", {{cache: "no-store"}}).then(r => r.json()).then(d => {{
-    if (d.status === "ok") {{ location.reload(); return; }}
+  fetch("/healthz", {{cache: "no-store"}}).then(r => r.json()).then(d => {{
+    if (d.status === "ok") {{
+      if (!asked) {{ location.reload(); return; }}
+      document.getElementById("ready").hidden = false;  // keep the widget's conversation: the user chooses
+      document.getElementById("step").textContent = "Sẵn sàng";
+      document.getElementById("bar").value = document.getElementById("bar").max = 1;
+      return;
+    }}
+    if (d.api_ready && !widget) {{  // questions are answered already: open the widget (qa/web/static/widget.js)
+      widget = true;
+      const tag = document.createElement("script");
+      tag.src = "/widget.js";
+      tag.setAttribute("data-open", "");
+      tag.setAttribute("data-title", "Hỏi ngay");
+      document.body.appendChild(tag);
+      document.getElementById("intro").textContent =
+        "Bạn đã có thể đặt câu hỏi trong khung “Hỏi ngay”; giao diện đầy đủ sẽ tự mở khi sẵn sàng.";
+    }}
     document.getElementById("step").textContent = d.step || "";
     const bar = document.getElementById("bar");
     if (d.total) {{ bar.max = d.total; bar.value = d.done; }} else bar.removeAttribute("value");

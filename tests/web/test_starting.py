@@ -129,3 +129,34 @@ def test_a_failed_start_is_said() -> None:
         assert c.get("/healthz").json()["status"] == "failed"
         r = c.post("/api/ask", json={"question": "Ai?"})
         assert r.status_code == 503 and "không khởi động được" in r.json()["message_vi"]
+
+
+def test_an_early_question_is_counted_in_flight_for_the_chat_imports_to_wait() -> None:
+    starting = Starting(wait_s=30)
+    seen: list[bool] = []
+    api = FastAPI()
+
+    @api.post("/api/ask")
+    def ask() -> dict[str, str]:  # what the chat's imports see while a question is answered
+        seen.append(starting.no_question.is_set())
+        return {"answer": "early"}
+
+    @api.get("/widget.js")
+    def widget() -> dict[str, str]:
+        seen.append(starting.no_question.is_set())
+        return {"script": "early"}
+
+    chat_built = threading.Event()
+
+    def build(progress: Starting) -> FastAPI:
+        progress.serve_api(api)
+        chat_built.wait(30)
+        return _real_app([])
+
+    with TestClient(starting) as c:
+        threading.Thread(target=starting.load, args=(build,), daemon=True).start()
+        assert c.post("/api/ask", json={"question": "Ai?"}).json() == {"answer": "early"}
+        assert c.get("/widget.js").json() == {"script": "early"}
+        assert seen == [False, True]  # a question holds the imports back; the script does not
+        assert starting.no_question.is_set()  # answered: the imports go on
+        chat_built.set()

@@ -3,7 +3,9 @@
  *   <script src="http://HOST:PORT/widget.js" defer></script>
  *
  * Optional attributes on the script tag: data-title="…", data-top-k="5" (1–50; outside that range
- * it is clamped, with a console warning), data-position="left".
+ * it is clamped, with a console warning), data-position="left", data-open (the panel starts open).
+ * Each question sent fires a "qa-widget-ask" event on the host page's document (the starting page
+ * uses it not to reload away from a conversation).
  * The widget lives in a shadow root (the host page's CSS cannot reach it) and calls POST /api/ask
  * on the origin it was loaded from. Server and user text is only ever inserted as text nodes.
  */
@@ -20,6 +22,7 @@
   var CONFIG = /*QA_CONFIG*/null || { confidence: null, top_k: [1, 50] };
   var TOP_K = topK(script.getAttribute("data-top-k"), CONFIG.top_k[0], CONFIG.top_k[1]);
   var LEFT = script.getAttribute("data-position") === "left";
+  var OPEN = script.hasAttribute("data-open");
   var NOT_FOUND = "Không tìm thấy thông tin này trong tài liệu.";
   var MAX_TURNS = 8;  // previous questions sent along, so "còn … thì sao?" follows the conversation
   var REFUSED = "Trang web này (" + location.origin + ") chưa được phép dùng khung hỏi đáp này. " +
@@ -346,6 +349,7 @@
       var q = input.value;
       if (!q.trim() || send.disabled || refused) return;
       log.appendChild(el("div", "msg user", q));
+      document.dispatchEvent(new CustomEvent("qa-widget-ask", { detail: { question: q } }));
       var box = el("div", "msg bot pending", "Đang tìm trong tài liệu…");
       log.appendChild(box);
       log.scrollTop = log.scrollHeight;
@@ -381,6 +385,7 @@
       });
     });
     document.body.appendChild(host);
+    if (OPEN) toggle(true);
   }
 
   if (document.body) build();
