@@ -37,7 +37,7 @@ from qa.atomic import file_sha256
 from qa.errors import DocumentError
 from qa.ingest.documents import SUPPORTED, find_documents, read_document
 from qa.live import IndexJobs
-from qa.web.pages import admin_page
+from qa.web.adminpage import admin_page
 from qa.web.ratelimit import RateLimiter
 from qa.web.security import TooLarge, log_rejected, read_body
 

@@ -1,4 +1,5 @@
-"""Every piece of HTML the app renders: chat messages, source cards, the status line, the document page.
+"""The HTML of the chat and the document view: messages, source cards, the status line, the document page
+(marks by qa.web.highlight; the operator page is qa.web.adminpage).
 
 Every piece of user or document text goes through `html.escape` before our own markup is added;
 the Chatbot's sanitizer (kept on) is a second line of defence, not the first.
@@ -10,14 +11,13 @@ the Chatbot's sanitizer (kept on) is a second line of defence, not the first.
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from qa.answer.terms import question_spellings, term_highlights
 from qa.schema import NOT_FOUND_VI, Answer, Document, Highlight, Passage
 from qa.web.confidence import BARS, TENTATIVE_PREFIX, ConfidenceLevel, confidence_level
+from qa.web.highlight import highlight_html, question_terms
 
 TITLE = "Hỏi đáp tài liệu"
 CARDS_OPEN = 1  # source cards shown expanded; the rest stay folded so the chat stays readable
@@ -60,124 +60,6 @@ footer:empty,footer:not(:has(a,button)){display:none}
 .qa-conf-maybe .qa-bar{color:#78716c}
 .qa-h{font-weight:700}.qa-h1{font-size:1.15em}.qa-h2{font-size:1.07em}
 """
-
-
-# outermost first
-_WRAP = (("focus", '<span class="qa-focus">', "</span>"), ("answer", '<mark class="qa-answer">', "</mark>"),
-         ("phrase", '<mark class="qa-phrase">', "</mark>"), ("term", '<mark class="qa-term">', "</mark>"))
-# a Markdown heading line: its `#` markers (hidden) and its text (shown as a heading)
-_MD_HEADING = re.compile(r"^[ \t]*(#{1,6})[ \t]+(\S[^\n]*?)[ \t#]*$", re.MULTILINE)
-
-
-def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
-def markdown_headings(text: str) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
-    """((start, end, level) of each Markdown heading's text, (start, end) of the markup to hide).
-
-    >>> markdown_headings("# Tesla\\n\\nÔng sinh năm 1856.\\n## Phần 1 ##")
-    ([(2, 7, 1), (31, 37, 2)], [(0, 2), (28, 31), (37, 40)])
-    """
-    heads, hidden = [], []
-    for m in _MD_HEADING.finditer(text):
-        heads.append((m.start(2), m.end(2), len(m.group(1))))
-        hidden.append((m.start(), m.start(2)))
-        if m.end(2) < m.end():
-            hidden.append((m.end(2), m.end()))
-    return heads, hidden
-
-
-def _cut(spans: list[tuple[int, int]], text: str, hidden: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """`spans` split at line breaks and with hidden markup removed (a term mark never spans two lines)."""
-    out = []
-    for s, e in spans:
-        pos = s
-        cuts = sorted([*(h for h in hidden if h[0] < e and h[1] > s),
-                       *((i, i + 1) for i in range(s, e) if text[i] == "\n")])
-        for a, b in cuts:
-            if a > pos and text[pos:a].strip():
-                out.append((pos, a))
-            pos = max(pos, b)
-        if e > pos and text[pos:e].strip():
-            out.append((pos, e))
-    return out
-
-
-def highlight_html(text: str, base: int, highlights: Iterable[Highlight],
-                   anchor: tuple[int, str] | None = None) -> str:
-    """Escaped `text` (starting at document offset `base`) with <mark class="qa-answer|qa-phrase|qa-term"> spans.
-
-    Labels nest focus > answer > phrase > term, so one answer sentence is one <mark> with the answer
-    phrase and the question's terms inside. Markdown heading lines show as headings, without
-    their `#`; a term mark stops at a line break.
-    `anchor=(offset, id)` drops an empty <a id> at that document offset, the scroll target of /doc.
-
-    >>> out = highlight_html("## Tesla\\nTesla", 0, [Highlight(3, 14, "term")])
-    >>> out.replace(' role="heading" aria-level="2"', "")
-    '<span class="qa-h qa-h2"><mark class="qa-term">Tesla</mark></span>\\n<mark class="qa-term">Tesla</mark>'
-    """
-    heads, hidden = markdown_headings(text)
-    by_label: dict[str, list[tuple[int, int]]] = {}
-    for h in highlights:
-        s, e = max(h.start - base, 0), min(h.end - base, len(text))
-        if s < e:
-            by_label.setdefault(h.label, []).append((s, e))
-    # per level: spans, the opening tag of each, the closing tag
-    levels = [([(s, e) for s, e, _ in heads],
-               [f'<span class="qa-h qa-h{k}" role="heading" aria-level="{k}">' for _, _, k in heads], "</span>")]
-    for lab, open_, close in _WRAP:
-        spans = _union(by_label.get(lab, []))
-        if lab == "term":
-            spans = _cut(spans, text, hidden)
-        levels.append((spans, [open_] * len(spans), close))
-    at = None if anchor is None else min(max(anchor[0] - base, 0), len(text))
-    tag = "" if anchor is None else f'<a id="{html.escape(anchor[1])}" class="qa-anchor"></a>'
-    placed = False
-
-    def shown(a: int, b: int) -> str:
-        out, pos = [], a
-        for s, e in hidden:
-            if s < b and e > pos:
-                out.append(html.escape(text[pos:max(s, pos)]))
-                pos = min(e, b)
-        out.append(html.escape(text[pos:b]))
-        return "".join(out)
-
-    def leaf(a: int, b: int) -> str:
-        nonlocal placed
-        if at is not None and not placed and a <= at <= b:
-            placed = True
-            return shown(a, at) + tag + shown(at, b)
-        return shown(a, b)
-
-    def render(a: int, b: int, level: int) -> str:
-        if level == len(levels):
-            return leaf(a, b)
-        spans, opens, close = levels[level]
-        out, pos = [], a
-        for (s, e), open_ in zip(spans, opens, strict=True):
-            s, e = max(s, a), min(e, b)
-            if s >= e:
-                continue
-            out += [render(pos, s, level + 1), open_, render(s, e, level + 1), close]
-            pos = e
-        out.append(render(pos, b, level + 1))
-        return "".join(out)
-
-    return render(0, len(text), 0)
-
-
-def question_terms(text: str, question: str) -> list[Highlight]:
-    """Term highlights of `question`'s content words in `text`, by the rule the answerer uses for passages."""
-    return term_highlights(text, 0, question_spellings(question))
-
 
 def doc_href(doc: str, start: int, end: int, answer: tuple[int, int] | None = None,
              question: str = "", phrase: tuple[int, int] | None = None) -> str:
@@ -319,78 +201,3 @@ def _page(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body>{body}</body></html>")
-
-
-ADMIN_TITLE = "Quản trị tài liệu"
-_ADMIN_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:60rem;margin:0 auto;
- padding:1rem 1.25rem 4rem;line-height:1.5;color:#1f2937;background:#fff}
-h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
-section{border-top:1px solid #e5e7eb}
-button{padding:6px 12px;border:1px solid #d1d5db;border-radius:6px;background:#f9fafb;color:#111827;
- font-size:.95rem;cursor:pointer}
-button.primary{background:#d97706;border-color:#d97706;color:#fff}
-button.danger{color:#b91c1c}
-button:disabled{opacity:.55;cursor:default}
-input[type=password]{padding:6px 8px;border:1px solid #d1d5db;border-radius:6px;font-size:.95rem;width:18rem;
- max-width:100%}
-progress{width:min(28rem,100%);height:1rem;vertical-align:middle}
-table{border-collapse:collapse;width:100%;font-size:.92rem}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #f3f4f6;vertical-align:top}
-td.name{word-break:break-all}
-.state-indexed{color:#047857}.state-new,.state-changed,.state-removed{color:#b45309}
-.state-unreadable{color:#b91c1c}
-.qa-meta{font-size:.88em;color:#4b5563}
-.qa-error{padding:8px 12px;border-radius:6px;border-left:4px solid #dc2626;background:rgba(220,38,38,.08)}
-.ok{color:#047857}.bad{color:#b91c1c}
-#upload-log{padding-left:1.2rem;font-size:.92rem}
-pre{white-space:pre-wrap;font-size:.85rem;background:#f9fafb;padding:8px;border-radius:6px}
-"""
-
-
-def admin_page() -> str:
-    """The operator page's HTML: a static shell; /admin/admin.js fills it over /admin/api/* (text only)."""
-    formats = " ".join(".txt .md .html .pdf .docx".split())
-    body = f"""
-<header><h1>{ADMIN_TITLE}</h1><div id="index-status" class="qa-meta" aria-live="polite"></div></header>
-<section id="login">
-  <h2>Đăng nhập</h2>
-  <form id="login-form" autocomplete="off">
-    <label>Mã quản trị (QA_ADMIN_TOKEN)
-      <input type="password" id="token" autocomplete="current-password" required></label>
-    <button type="submit" class="primary">Đăng nhập</button>
-  </form>
-  <p id="login-error" class="qa-error" hidden></p>
-</section>
-<main id="panel" hidden>
-  <section>
-    <h2>Tải tài liệu lên</h2>
-    <form id="upload-form">
-      <input type="file" id="files" multiple accept=".txt,.md,.html,.htm,.pdf,.docx">
-      <button type="submit" id="upload" class="primary">Tải lên</button>
-    </form>
-    <p class="qa-meta">Định dạng: {formats} · tối đa <span id="max-mb">?</span> MB mỗi tệp. Sau mỗi lần tải lên
-      hoặc xóa, chỉ mục được cập nhật tự động; trang hỏi đáp dùng chỉ mục mới ngay khi xong, không cần
-      khởi động lại.</p>
-    <ul id="upload-log" aria-live="polite"></ul>
-  </section>
-  <section>
-    <h2>Chỉ mục</h2>
-    <p><button type="button" id="update">Cập nhật chỉ mục</button>
-       <button type="button" id="rebuild">Tạo lại toàn bộ</button></p>
-    <div id="job"><progress id="job-bar" max="1" value="0"></progress> <span id="job-text">Chưa có tác vụ.</span></div>
-    <details id="job-detail" hidden><summary>Chi tiết</summary><pre id="job-error"></pre></details>
-  </section>
-  <section>
-    <h2>Tài liệu (<span id="doc-count">0</span>)</h2>
-    <table id="docs"><thead><tr><th>Tên</th><th>Kích thước</th><th>Trạng thái</th><th></th></tr></thead>
-    <tbody></tbody></table>
-    <p class="qa-meta">Tài liệu bị xóa được chuyển vào thư mục <code>.removed</code> trong thư mục tài liệu,
-      không mất.</p>
-  </section>
-  <p><button type="button" id="logout">Đăng xuất</button> · <a href="../">Về trang hỏi đáp</a></p>
-</main>
-<script src="admin.js" defer></script>"""
-    return (f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">'
-            f"<title>{ADMIN_TITLE}</title><style>{_ADMIN_CSS}</style></head><body>{body}</body></html>")

@@ -7,7 +7,8 @@ import re
 
 from qa.schema import Document, Highlight
 from qa.web.examples import example_questions
-from qa.web.pages import document_page, highlight_html, markdown_headings
+from qa.web.highlight import highlight_html, markdown_headings
+from qa.web.pages import document_page
 
 TEXT = ("# Nikola Tesla\n\n## Phần 1: Các tác phẩm của Luther\n\n"
         "Nikola Tesla là một nhà phát minh người Serbia. Tesla sinh năm 1856 tại làng Smiljan.\n\n"

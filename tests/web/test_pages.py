@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qa.schema import NOT_FOUND_VI, Answer, AnswerSpan, Highlight, Passage, Phrase
-from qa.web.pages import answer_html, highlight_html
+from qa.web.highlight import highlight_html
+from qa.web.pages import answer_html
 
 
 def test_highlight_html_escapes_and_nests_marks() -> None:

@@ -122,7 +122,7 @@
   }
 
   /* Markdown heading lines of `text`: [start, end, level] of each heading's text, and [start, end] of
-     the markup (`#`s) that is not shown (the same rule as qa.web.pages.markdown_headings) */
+     the markup (`#`s) that is not shown (the same rule as qa.web.highlight.markdown_headings) */
   function headings(text) {
     var heads = [], hidden = [], re = /^[ \t]*(#{1,6})[ \t]+(\S[^\n]*?)[ \t#]*$/gm, m;
     while ((m = re.exec(text)) !== null) {
