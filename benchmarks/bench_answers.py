@@ -102,6 +102,8 @@ def main() -> None:
     ap.add_argument("--reader", default="default", help="a reader folder (default: the shipped one)")
     ap.add_argument("--ablate", action="store_true")
     ap.add_argument("--read", type=int, nargs="*", default=[], help="also read this many passages")
+    ap.add_argument("--early-stop", type=float, nargs="*", default=[],
+                    help="also stop reading once a passage is answered with this probability")
     ap.add_argument("--sets", nargs="*", default=None, help="only these sets (by name prefix)")
     ap.add_argument("--limit", type=int, default=0, help="at most N questions per set")
     args = ap.parse_args()
@@ -131,6 +133,7 @@ def main() -> None:
     base = AnswerParams()
     configs: list[tuple[str, AnswerParams, bool]] = [("reader", base, True), ("rules", base, False)]
     configs += [(f"reader, {n} passages", replace(base, passages_read=n), True) for n in args.read]
+    configs += [(f"reader, early stop {t}", replace(base, early_stop=t), True) for t in args.early_stop]
     if args.ablate:
         configs.append(("reader, no checks", replace(base, evidence_checks=frozenset()), True))
         configs += [(f"reader +{c}", replace(base, evidence_checks=frozenset({c})), True) for c in sorted(ALL_CHECKS)]
