@@ -35,7 +35,10 @@ def answerer(tmp_path: Path, docs: dict[str, str], decision: Decision | None = N
 
 
 def test_a_question_naming_the_heading_is_answered_from_a_later_passage(tmp_path: Path) -> None:
-    a, _ = answerer(tmp_path, {"thu-vien.md": LIBRARY})
+    # every passage read: the fake's neutral decision gives the heading-only match P 0.88, above the
+    # early stop, where the calibrated one does not (the shipped reader on this question, default
+    # parameters: tests/reader/test_shipped.py)
+    a, _ = answerer(tmp_path, {"thu-vien.md": LIBRARY}, early_stop=None)
     data = a.index
     last = data.chunks[-1]
     assert len(data.chunks) > 1 and "Lê Chân" not in last.text  # the answer's passage lacks the name
