@@ -98,9 +98,35 @@ def best_of(decision: Decision, ex: Example) -> tuple[float, bool]:
     return decision.probability(logits[k]), ex.right[k]
 
 
+STOP_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def early_stop_at(d: Decision, examples: list[Example]) -> float:
+    """The lowest probability on `STOP_GRID` at which stopping after the first passage answered that
+    surely never changes the chosen candidate of a calibration question (examples read every passage).
+
+    >>> e = lambda margin, rank: Evidence(margin, 0, 0, 0, rank, 0, 0, 0, False, False, 1, True)
+    >>> x = Example("g", True, (e(1.0, 0), e(2.0, 1)), (False, True))   # P 0.73 first, 0.88 second
+    >>> early_stop_at(Decision.neutral(), [x])
+    0.8
+    """
+    for t in STOP_GRID:
+        changed = False
+        for x in examples:
+            logits = [d.logit(e) for e in x.evidence]
+            first = next((i for i, z in enumerate(logits) if d.probability(z) >= t), None)
+            if first is not None and max(logits[: first + 1]) < max(logits):
+                changed = True
+                break
+        if not changed:
+            return t
+    return 1.0  # never stop early
+
+
 def fit_decision(examples: list[Example], budget: float = 0.04, sure_at: float = 0.5,
                  l2: float = 1.0) -> Decision:
-    """Fit the decision, then `answer_at`: the lowest of the groups' highest cuts within `budget`."""
+    """Fit the decision, then `answer_at`: the lowest of the groups' highest cuts within `budget`;
+    then `early_stop` (`early_stop_at`)."""
     d = Decision.fit([list(x.evidence) for x in examples], [list(x.right) for x in examples], l2)
     groups = sorted({x.group for x in examples})
     cuts = []
@@ -110,6 +136,7 @@ def fit_decision(examples: list[Example], budget: float = 0.04, sure_at: float =
             cuts.append(highest_cut(probs, budget))
     answer_at = min(cuts) if cuts else 0.0
     d = replace(d, answer_at=answer_at, sure_at=max(sure_at, answer_at))
+    d = replace(d, early_stop=early_stop_at(d, examples))
     return replace(d, fitted=tuple(sorted(report(d, examples).items())))
 
 

@@ -95,6 +95,9 @@ class Decision:
     platt: tuple[float, float] = (1.0, 0.0)
     answer_at: float = 0.1  # below: abstain
     sure_at: float = 0.5  # below (and at or above answer_at): a tentative answer
+    # stop reading passages once one is answered this surely: on the calibration questions, the next
+    # passage never beat one at this probability (qa.answer.calibrate.early_stop_at); 0.9 unfitted
+    early_stop: float = 0.9
     fitted: tuple[tuple[str, float], ...] = ()  # what it was fitted on, and the figures there
 
     @classmethod
@@ -120,7 +123,7 @@ class Decision:
     def to_dict(self) -> dict[str, object]:
         return {"features": list(FEATURES), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "platt": list(self.platt), "answer_at": self.answer_at,
-                "sure_at": self.sure_at, "fitted": dict(self.fitted)}
+                "sure_at": self.sure_at, "early_stop": self.early_stop, "fitted": dict(self.fitted)}
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> Decision:
@@ -129,6 +132,7 @@ class Decision:
         fitted = d.get("fitted") or {}
         return cls(tuple(d["mean"]), tuple(d["scale"]), tuple(d["weights"]), tuple(d["platt"]),  # type: ignore[arg-type]
                    float(d["answer_at"]), float(d["sure_at"]),  # type: ignore[arg-type]
+                   float(d.get("early_stop", 0.9)),  # type: ignore[arg-type]  # (files fitted before it: 0.9)
                    tuple(sorted(fitted.items())) if isinstance(fitted, dict) else ())
 
     @classmethod

@@ -6,7 +6,8 @@ Routes: POST /api/ask, GET /healthz, GET /doc, GET /widget.js, and /admin (qa.we
 admin token is set; Gradio (with the pinned `/ask` endpoint) is mounted at / after them so they
 win. HEAD works wherever GET does and a wrong method on our routes is a 405. While the app runs, a
 watcher (qa.live) serves a new index as soon as one appears on disk. Security headers, CORS and the
-embedding allow-list are qa.web.security; rate limits qa.web.ratelimit; the HTML qa.web.pages (marks: qa.web.highlight; operator page: qa.web.adminpage).
+embedding allow-list are qa.web.security; rate limits qa.web.ratelimit; the HTML qa.web.pages (marks:
+qa.web.highlight; operator page: qa.web.adminpage).
 """
 
 from __future__ import annotations

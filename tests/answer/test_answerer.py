@@ -78,6 +78,16 @@ def test_reading_stops_once_a_passage_answers_surely(tmp_path: Path) -> None:
     assert ans.answer.phrase.text == "Huế" and ans.passages[0].doc == "a.txt"
 
 
+def test_by_default_reading_stops_where_the_decision_says(tmp_path: Path) -> None:
+    """The default early stop is the decision's own (fitted with it): above the first passage's P, both
+    passages are read; below it, one."""
+    docs = {"a.txt": "Sông Hương chảy qua thành phố Huế.", "b.txt": "Sông Hàn chảy qua thành phố Đà Nẵng."}
+    q = "Sông Hương chảy qua thành phố nào?"
+    for stop, calls in ((0.999, 2), (0.6, 1)):
+        a, reader = answerer(tmp_path / str(stop), docs, replace(Decision.neutral(), early_stop=stop))
+        assert a.params.early_stop == "decision" and a.ask(q).answer is not None and reader.calls == calls
+
+
 def test_the_reader_reranks_passages(tmp_path: Path) -> None:
     """The passage whose phrase the decision trusts most holds the answer and is shown first."""
     docs = {"a.txt": "Thành phố Huế có nhiều lăng tẩm. Thành phố Huế đẹp.",

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa.answer.calibrate import Example, fit_decision, highest_cut, report
+from qa.answer.calibrate import STOP_GRID, Example, early_stop_at, fit_decision, highest_cut, report
 from qa.answer.decide import FEATURES, Decision, Evidence, fit_logistic, sigmoid
 
 
@@ -45,8 +45,20 @@ def test_decision_ranks_calibrates_and_cuts_within_the_budget() -> None:
     assert figures["wiki:ECE"] < 0.1
     assert d.answer_at <= d.sure_at and dict(d.fitted)["wiki:false_abstention"] <= 0.04
     assert Decision.from_dict(d.to_dict()) == d
+    old = {k: v for k, v in d.to_dict().items() if k != "early_stop"}  # a file fitted before early_stop
+    assert Decision.from_dict(old).early_stop == 0.9
     with pytest.raises(ValueError, match="decision features"):
         Decision.from_dict({**d.to_dict(), "features": list(FEATURES[:3])})
+
+
+def test_the_early_stop_is_where_a_later_passage_never_won() -> None:
+    d = Decision.neutral()
+    sure_first = Example("g", True, (ev(3.0, 0), ev(1.0, 1)), (True, False))  # P 0.95 first: stop anywhere
+    assert early_stop_at(d, [sure_first]) == STOP_GRID[0]
+    later = Example("g", True, (ev(1.0, 0), ev(2.5, 1)), (False, True))  # P 0.73, then 0.92 wins
+    assert early_stop_at(d, [sure_first, later]) == 0.8
+    never = Example("g", True, (ev(3.0, 0), ev(4.0, 1)), (False, True))  # 0.95 beaten by 0.98
+    assert early_stop_at(d, [never]) == 1.0
 
 
 def test_the_cut_holds_for_every_group() -> None:
