@@ -132,7 +132,7 @@ class Decision:
         fitted = d.get("fitted") or {}
         return cls(tuple(d["mean"]), tuple(d["scale"]), tuple(d["weights"]), tuple(d["platt"]),  # type: ignore[arg-type]
                    float(d["answer_at"]), float(d["sure_at"]),  # type: ignore[arg-type]
-                   float(d.get("early_stop", 0.9)),  # type: ignore[arg-type]  # (files fitted before it: 0.9)
+                   float(d.get("early_stop", cls.early_stop)),  # type: ignore[arg-type]  # files fitted before it
                    tuple(sorted(fitted.items())) if isinstance(fitted, dict) else ())
 
     @classmethod
